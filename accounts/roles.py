@@ -1,0 +1,143 @@
+"""Roles and named permissions, granted per domain with django-guardian.
+
+A role held in a domain is a group named "<domain>:<role>" that holds the role's permissions
+on that one Domain object. Checking "may this user do X in domain D" is then one guardian
+lookup, and an RA officer of domain A holds nothing on domain B.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db import transaction
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from pki.models import Domain
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+User = AbstractBaseUser | AnonymousUser
+
+
+class Perm(StrEnum):
+    DOMAIN_VIEW = "domain.view"
+    CERTS_ISSUE = "certs.issue"
+    CERTS_REQUEST = "certs.request"
+    CERTS_APPROVE = "certs.approve"
+    CERTS_REVOKE = "certs.revoke"
+    PROFILES_CHANGE = "profiles.change"
+    TRUSTSTORES_SUBMIT = "truststores.submit"
+    TRUSTSTORES_APPROVE = "truststores.approve"
+    CEREMONIES_PROPOSE = "ceremonies.propose"
+    CEREMONIES_APPROVE = "ceremonies.approve"
+    DEVICES_MANAGE = "devices.manage"
+    AUDIT_VIEW = "audit.view"
+
+    @property
+    def codename(self) -> str:
+        return self.value.replace(".", "_")
+
+    @property
+    def django(self) -> str:
+        """The name Django and guardian know it by: app label + codename."""
+        return f"pki.{self.codename}"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    RA_OFFICER = "ra_officer"
+    APPROVER = "approver"
+    CUSTODIAN = "custodian"
+    AUDITOR = "auditor"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(Perm),
+    Role.OPERATOR: frozenset(
+        {
+            Perm.DOMAIN_VIEW,
+            Perm.CERTS_ISSUE,
+            Perm.CERTS_REQUEST,
+            Perm.CERTS_APPROVE,
+            Perm.CERTS_REVOKE,
+            Perm.CEREMONIES_PROPOSE,
+            Perm.TRUSTSTORES_APPROVE,
+            Perm.DEVICES_MANAGE,
+        }
+    ),
+    # Never certs.issue: an RA officer requests, someone else issues.
+    Role.RA_OFFICER: frozenset(
+        {
+            Perm.DOMAIN_VIEW,
+            Perm.CERTS_REQUEST,
+            Perm.PROFILES_CHANGE,
+            Perm.TRUSTSTORES_SUBMIT,
+            Perm.DEVICES_MANAGE,
+        }
+    ),
+    Role.APPROVER: frozenset({Perm.DOMAIN_VIEW, Perm.CERTS_APPROVE, Perm.TRUSTSTORES_APPROVE}),
+    Role.CUSTODIAN: frozenset({Perm.DOMAIN_VIEW, Perm.CEREMONIES_APPROVE}),
+    Role.AUDITOR: frozenset({Perm.DOMAIN_VIEW, Perm.AUDIT_VIEW}),
+}
+
+
+def role_group(domain: Domain, role: Role) -> Group:
+    """The group that carries `role` in `domain`, with its permissions on that domain."""
+    group, created = Group.objects.get_or_create(name=f"{domain.slug}:{role.value}")
+    if created:
+        for perm in ROLE_PERMISSIONS[role]:
+            assign_perm(perm.django, group, domain)
+    return group
+
+
+@transaction.atomic
+def grant_role(user: AbstractBaseUser, role: Role, domain: Domain) -> None:
+    role_group(domain, role).user_set.add(user)  # type: ignore[attr-defined]
+
+
+@transaction.atomic
+def revoke_role(user: AbstractBaseUser, role: Role, domain: Domain) -> None:
+    role_group(domain, role).user_set.remove(user)  # type: ignore[attr-defined]
+
+
+def sync_role_permissions(domain: Domain) -> None:
+    """Bring every role group of `domain` in line with ROLE_PERMISSIONS (after a change)."""
+    for role in Role:
+        group = role_group(domain, role)
+        for perm in Perm:
+            if perm in ROLE_PERMISSIONS[role]:
+                assign_perm(perm.django, group, domain)
+            else:
+                remove_perm(perm.django, group, domain)
+
+
+def roles_of(user: AbstractBaseUser, domain: Domain) -> list[Role]:
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    return [role for role in Role if f"{domain.slug}:{role.value}" in names]
+
+
+def has_perm(user: User, perm: Perm, domain: Domain) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return bool(user.has_perm(perm.django, domain))
+
+
+def domains_with(user: User, perm: Perm) -> QuerySet[Domain]:
+    """The domains in which `user` holds `perm` (all of them for a superuser)."""
+    if not user.is_authenticated or not user.is_active:
+        return Domain.objects.none()
+    return get_objects_for_user(user, perm.django, klass=Domain, accept_global_perms=False)
+
+
+def users_with(perm: Perm, domain: Domain) -> Iterable[AbstractBaseUser]:
+    from guardian.shortcuts import get_users_with_perms
+
+    users = get_users_with_perms(
+        domain, with_superusers=False, with_group_users=True, only_with_perms_in=[perm.codename]
+    )
+    return [u for u in users if u.is_active]

@@ -1,0 +1,73 @@
+"""Running an approved request's action, exactly once."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+
+from approvals import kinds
+from approvals.models import ApprovalRequest
+from approvals.services import approvals_count
+from audit.services import record
+
+logger = logging.getLogger(__name__)
+
+_RUNNABLE = (ApprovalRequest.ActionState.QUEUED, ApprovalRequest.ActionState.FAILED)
+
+
+@shared_task(name="approvals.tasks.run_action", ignore_result=True, acks_late=True)
+def run_action(request_id: int) -> str:
+    """Run the kind's action under the request's row lock; safe to deliver twice.
+
+    The action and the DONE mark commit together: a worker that dies half way rolls both
+    back and the redelivered task runs it again; a duplicate delivery finds DONE and stops.
+    Quorum is checked again here, so a request approved by a path that skipped the engine
+    (or whose approvers lost their permission since) does not run.
+    """
+    try:
+        with transaction.atomic():
+            request = (
+                ApprovalRequest.objects.select_for_update()
+                .select_related("domain")
+                .filter(pk=request_id)
+                .first()
+            )
+            if request is None:
+                return "missing"
+            if request.state != ApprovalRequest.State.APPROVED or request.action_state not in _RUNNABLE:
+                return f"skipped ({request.state}/{request.action_state})"
+            spec = kinds.get(request.kind)
+            count = approvals_count(request)
+            if count < request.required_approvals:
+                raise PermissionError(f"quorum not met: {count} of {request.required_approvals}")
+            result = spec.action(request) if spec.action else None
+            request.action_state = ApprovalRequest.ActionState.DONE
+            request.action_result = result or {}
+            request.save(update_fields=["action_state", "action_result"])
+            record(
+                f"{spec.audit_prefix}.action_done",
+                domain=request.domain,
+                obj=request,
+                details={"result": request.action_result},
+            )
+            return "done"
+    except Exception as exc:
+        logger.exception("approval action %s failed", request_id)
+        _mark_failed(request_id, exc)
+        return "failed"
+
+
+@transaction.atomic
+def _mark_failed(request_id: int, exc: Exception) -> None:
+    request = ApprovalRequest.objects.select_for_update().select_related("domain").get(pk=request_id)
+    request.action_state = ApprovalRequest.ActionState.FAILED
+    request.action_result = {"error": f"{type(exc).__name__}: {exc}"}
+    request.save(update_fields=["action_state", "action_result"])
+    record(
+        f"{kinds.get(request.kind).audit_prefix}.action_failed",
+        domain=request.domain,
+        obj=request,
+        details=request.action_result,
+    )

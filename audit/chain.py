@@ -1,0 +1,101 @@
+"""The hash chain: how an event is hashed, and how the stored chain is checked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from audit.models import AuditEvent, ChainHead
+
+GENESIS = "0" * 64
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(
+    *,
+    seq: int,
+    time: datetime,
+    actor_id: int | None,
+    actor_name: str,
+    domain_slug: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: Any,
+    prev_hash: str,
+) -> str:
+    body = canonical(
+        {
+            "seq": seq,
+            "time": time.isoformat(),
+            "actor_id": actor_id,
+            "actor": actor_name,
+            "domain": domain_slug,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "details": details,
+        }
+    )
+    return hashlib.sha256(prev_hash.encode() + body).hexdigest()
+
+
+def hash_of(event: AuditEvent) -> str:
+    return event_hash(
+        seq=event.seq,
+        time=event.time,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        domain_slug=event.domain_slug,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        details=event.details,
+        prev_hash=event.prev_hash,
+    )
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"event #{self.seq}: {self.reason}"
+
+
+def verify(batch_size: int = 5000) -> tuple[int, Break | None]:
+    """Walk the chain in order; return the number of events checked and the first break."""
+    expected_seq, expected_prev, checked = 1, GENESIS, 0
+    for event in _in_order(batch_size):
+        if event.seq > expected_seq:
+            return checked, Break(expected_seq, f"missing (deleted?); next stored is #{event.seq}")
+        if event.prev_hash != expected_prev:
+            return checked, Break(event.seq, "does not link to its predecessor (inserted?)")
+        if hash_of(event) != event.hash:
+            return checked, Break(event.seq, "contents do not match its hash (edited)")
+        expected_seq, expected_prev, checked = event.seq + 1, event.hash, checked + 1
+    head = ChainHead.objects.filter(pk=1).first()
+    last_seq = expected_seq - 1
+    if head is not None and (head.seq != last_seq or (head.seq and head.hash != expected_prev)):
+        if head.seq > last_seq:
+            return checked, Break(last_seq + 1, f"missing: the chain head says #{head.seq}")
+        return checked, Break(head.seq, "the chain head does not match the last event")
+    return checked, None
+
+
+def _in_order(batch_size: int) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(seq__gt=last).order_by("seq")[:batch_size])
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].seq

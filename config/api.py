@@ -1,0 +1,76 @@
+"""API-wide error shape: every error is JSON {"detail": ..., "code": ...}, never an HTML page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import Conflict, NotFound
+
+logger = logging.getLogger(__name__)
+
+
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "conflict"
+    default_code = "conflict"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ValidationError):
+        exc = exceptions.ValidationError(detail=exc.messages)
+    elif isinstance(exc, Conflict):
+        exc = ConflictError(detail=exc.detail, code=exc.code)
+    elif isinstance(exc, NotFound):
+        exc = exceptions.NotFound(detail=str(exc))
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(detail=str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes() if not isinstance(exc.get_codes(), dict | list) else "invalid"
+        if isinstance(data, dict) and "detail" in data:
+            response.data = {"detail": data["detail"], "code": code}
+        else:
+            response.data = {"detail": "invalid input", "code": code, "errors": data}
+    return response
+
+
+def _json_error(status_code: int, detail: str, code: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "code": code}, status=status_code)
+
+
+def api_or_html(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if api_or_html(request):
+        return _json_error(status.HTTP_404_NOT_FOUND, "not found", "not_found")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Http404())
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if api_or_html(request):
+        return _json_error(status.HTTP_403_FORBIDDEN, str(exception or "forbidden"), "forbidden")
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception or PermissionDenied())
+
+
+def handler500(request: HttpRequest) -> Any:
+    if api_or_html(request):
+        return _json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "server error", "error")
+    from django.views.defaults import server_error
+
+    return server_error(request)

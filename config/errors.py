@@ -1,0 +1,20 @@
+"""Errors the services raise; the API maps them to 400 / 403 / 409 with the reason."""
+
+from django.core.exceptions import PermissionDenied
+
+
+class Forbidden(PermissionDenied):
+    """The actor may not do this (403)."""
+
+
+class Conflict(Exception):
+    """The request clashes with the object's state (409): decided twice, not pending, …"""
+
+    def __init__(self, detail: str, code: str = "conflict") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+
+class NotFound(Exception):
+    """No such object (404)."""

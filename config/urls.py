@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from console.views import healthz
+
+handler403 = "config.api.handler403"
+handler404 = "config.api.handler404"
+handler500 = "config.api.handler500"
+
+admin.site.site_header = "Anchorage administration"
+admin.site.site_title = "Anchorage"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
+    path("admin/", admin.site.urls),
+    path("", include("console.urls")),
+]

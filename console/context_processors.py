@@ -1,0 +1,18 @@
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from accounts.roles import Perm, domains_with
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    items = [("Dashboard", reverse("console:dashboard")), ("Approvals", reverse("console:approvals"))]
+    if user.is_superuser or domains_with(user, Perm.AUDIT_VIEW).exists():
+        items.append(("Audit log", reverse("console:audit")))
+    if user.is_staff:
+        items.append(("Admin", reverse("admin:index")))
+    return {"nav_items": items, "nav_current": request.path}

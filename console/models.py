@@ -1,0 +1,1 @@
+"""The console owns no models: it shows other apps' records through their services."""

@@ -1,0 +1,71 @@
+"""Server-rendered pages for RA officers, approvers, operators and auditors."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.roles import Perm, domains_with
+from approvals.models import ApprovalRequest
+from approvals.services import may_decide
+from audit.models import AuditEvent
+from console import health
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": health.database(), "broker": health.broker()}
+    ok = all(v is None for v in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": {k: v or "ok" for k, v in checks.items()}},
+        status=200 if ok else 503,
+    )
+
+
+def _pending_for(request: HttpRequest) -> list[ApprovalRequest]:
+    pending = (
+        ApprovalRequest.objects.filter(
+            state=ApprovalRequest.State.PENDING,
+            domain__in=domains_with(request.user, Perm.DOMAIN_VIEW),
+        )
+        .select_related("domain", "submitter")
+        .order_by("created_at")[:200]
+    )
+    return [r for r in pending if may_decide(r, request.user) is None]
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    domains = list(domains_with(request.user, Perm.DOMAIN_VIEW))
+    audit_domains = domains_with(request.user, Perm.AUDIT_VIEW)
+    recent = AuditEvent.objects.filter(domain__in=audit_domains).order_by("-seq")[:10]
+    mine = ApprovalRequest.objects.filter(submitter=request.user).select_related("domain")[:10]
+    return render(
+        request,
+        "console/dashboard.html",
+        {
+            "domains": domains,
+            "pending": _pending_for(request),
+            "mine": mine,
+            "recent_events": recent,
+        },
+    )
+
+
+@login_required
+def approvals(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/approvals.html", {"pending": _pending_for(request)})
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    domains = domains_with(request.user, Perm.AUDIT_VIEW)
+    if not request.user.is_superuser and not domains.exists():
+        raise PermissionDenied("the audit log needs audit.view in a domain")
+    events = AuditEvent.objects.filter(domain__in=domains).order_by("-seq")[:100]
+    return render(request, "console/audit.html", {"events": events})

@@ -1,0 +1,1 @@
+"""Devices and the EST / CMP / ACME front-ends arrive with their issues."""

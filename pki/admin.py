@@ -1,0 +1,12 @@
+from django.contrib import admin
+from guardian.admin import GuardedModelAdmin
+
+from pki.models import Domain
+
+
+@admin.register(Domain)
+class DomainAdmin(GuardedModelAdmin):
+    list_display = ["slug", "name", "enabled_protocols", "is_default", "created_at"]
+    list_filter = ["is_default"]
+    search_fields = ["slug", "name"]
+    prepopulated_fields = {"slug": ("name",)}

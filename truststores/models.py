@@ -1,0 +1,1 @@
+"""Truststore requests, bundles and deployments arrive with the truststores issue."""
