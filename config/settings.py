@@ -120,6 +120,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 # Serve straight from the apps' static folders when collectstatic has not run.
 WHITENOISE_USE_FINDERS = True
 STORAGES = {
