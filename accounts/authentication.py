@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -15,7 +15,7 @@ from accounts.services import user_for_token
 class HashedTokenAuthentication(BaseAuthentication):
     keyword = "Token"
 
-    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Any] | None:
+    def authenticate(self, request: Request) -> tuple[User, Any] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None

@@ -11,16 +11,18 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.contrib.auth.models import AnonymousUser, Group
+from django.contrib.auth.models import User as UserModel
 from django.db import transaction
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
+from audit.services import record
 from pki.models import Domain
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
-User = AbstractBaseUser | AnonymousUser
+AnyUser = UserModel | AnonymousUser
 
 
 class Perm(StrEnum):
@@ -96,13 +98,35 @@ def role_group(domain: Domain, role: Role) -> Group:
 
 
 @transaction.atomic
-def grant_role(user: AbstractBaseUser, role: Role, domain: Domain) -> None:
-    role_group(domain, role).user_set.add(user)  # type: ignore[attr-defined]
+def grant_role(
+    user: UserModel, role: Role, domain: Domain, *, actor: UserModel | None = None
+) -> bool:
+    """Give `user` the role in `domain`; False (and no event) when they already hold it."""
+    group = role_group(domain, role)
+    if group.user_set.filter(pk=user.pk).exists():
+        return False
+    group.user_set.add(user)
+    _record_change("accounts.role.granted", user, role, domain, actor)
+    return True
 
 
 @transaction.atomic
-def revoke_role(user: AbstractBaseUser, role: Role, domain: Domain) -> None:
-    role_group(domain, role).user_set.remove(user)  # type: ignore[attr-defined]
+def revoke_role(
+    user: UserModel, role: Role, domain: Domain, *, actor: UserModel | None = None
+) -> bool:
+    group = role_group(domain, role)
+    if not group.user_set.filter(pk=user.pk).exists():
+        return False
+    group.user_set.remove(user)
+    _record_change("accounts.role.revoked", user, role, domain, actor)
+    return True
+
+
+def _record_change(
+    action: str, user: UserModel, role: Role, domain: Domain, actor: UserModel | None
+) -> None:
+    details = {"user": user.username, "role": role.value}
+    record(action, actor=actor, domain=domain, obj=user, details=details)
 
 
 def sync_role_permissions(domain: Domain) -> None:
@@ -116,28 +140,28 @@ def sync_role_permissions(domain: Domain) -> None:
                 remove_perm(perm.django, group, domain)
 
 
-def roles_of(user: AbstractBaseUser, domain: Domain) -> list[Role]:
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+def roles_of(user: UserModel, domain: Domain) -> list[Role]:
+    names = set(user.groups.values_list("name", flat=True))
     return [role for role in Role if f"{domain.slug}:{role.value}" in names]
 
 
-def has_perm(user: User, perm: Perm, domain: Domain) -> bool:
+def has_perm(user: AnyUser, perm: Perm, domain: Domain) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return bool(user.has_perm(perm.django, domain))
 
 
-def domains_with(user: User, perm: Perm) -> QuerySet[Domain]:
+def domains_with(user: AnyUser, perm: Perm) -> QuerySet[Domain]:
     """The domains in which `user` holds `perm` (all of them for a superuser)."""
     if not user.is_authenticated or not user.is_active:
         return Domain.objects.none()
     return get_objects_for_user(user, perm.django, klass=Domain, accept_global_perms=False)
 
 
-def users_with(perm: Perm, domain: Domain) -> Iterable[AbstractBaseUser]:
+def users_with(perm: Perm, domain: Domain) -> Iterable[UserModel]:
     from guardian.shortcuts import get_users_with_perms
 
     users = get_users_with_perms(
         domain, with_superusers=False, with_group_users=True, only_with_perms_in=[perm.codename]
     )
-    return [u for u in users if u.is_active]
+    return [u for u in users if isinstance(u, UserModel) and u.is_active]

@@ -6,13 +6,13 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiToken
 
-TOKEN_PREFIX = "anc_"
+TOKEN_PREFIX = "anc_"  # noqa: S105 (a label, not a secret)
 # Bump last_used_at at most this often: a write per request would cost more than the lookup.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -22,7 +22,7 @@ def token_digest(key: str) -> str:
 
 
 def create_token(
-    user: AbstractBaseUser,
+    user: User,
     name: str,
     *,
     key: str | None = None,
@@ -36,7 +36,7 @@ def create_token(
     return token, key
 
 
-def user_for_token(key: str) -> AbstractBaseUser | None:
+def user_for_token(key: str) -> User | None:
     """The active user behind `key`, or None. The digest is the index, so the database
     compares digests, never the secret; a timing side channel on it reveals nothing usable."""
     now = timezone.now()

@@ -23,7 +23,16 @@ class DecisionInline(admin.TabularInline[Decision, ApprovalRequest]):
 class ApprovalRequestAdmin(admin.ModelAdmin[ApprovalRequest]):
     """Read-only records; the approve action goes through the engine's rules like any path."""
 
-    list_display = ["id", "kind", "domain", "summary", "submitter", "state", "action_state", "created_at"]
+    list_display = [
+        "id",
+        "kind",
+        "domain",
+        "summary",
+        "submitter",
+        "state",
+        "action_state",
+        "created_at",
+    ]
     list_filter = ["state", "kind", "action_state", "domain"]
     search_fields = ["summary", "subject_id", "submitter__username"]
     inlines = [DecisionInline]

@@ -60,7 +60,9 @@ class CommentSerializer(serializers.Serializer[Any]):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class ApprovalRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ApprovalRequestViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = ApprovalRequestSerializer
     permission_classes = [DomainPermission]
     # Deciding is checked in full by the engine (eligibility, self-approval, quorum);

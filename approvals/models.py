@@ -28,13 +28,21 @@ class ApprovalRequest(models.Model):
     subject_id = models.CharField(max_length=100)
     summary = models.CharField(max_length=300, blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     required_approvals = models.PositiveSmallIntegerField(default=1)
-    eligible_permission = models.CharField(max_length=50, help_text="a named permission (accounts.roles.Perm)")
+    eligible_permission = models.CharField(
+        max_length=50, help_text="a named permission (accounts.roles.Perm)"
+    )
     # Named deciders (key custodians); empty means anyone holding the permission.
     eligible_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
-    action_state = models.CharField(max_length=10, choices=ActionState.choices, default=ActionState.NONE)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    action_state = models.CharField(
+        max_length=10, choices=ActionState.choices, default=ActionState.NONE
+    )
     action_result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -57,7 +65,9 @@ class Decision(models.Model):
         REJECT = "reject"
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
-    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     verdict = models.CharField(max_length=7, choices=Verdict.choices)
     comment = models.TextField(blank=True)
     decided_at = models.DateTimeField(auto_now_add=True)

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as UserModel
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +28,7 @@ from audit.services import record
 from config.errors import Conflict, Forbidden, NotFound
 from pki.models import Domain
 
-User = AbstractBaseUser | AnonymousUser
+User = UserModel | AnonymousUser
 
 
 @transaction.atomic
@@ -37,14 +38,16 @@ def submit(
     domain: Domain,
     subject_type: str,
     subject_id: str,
-    submitter: AbstractBaseUser,
+    submitter: UserModel,
     summary: str = "",
     payload: dict[str, Any] | None = None,
     required_approvals: int | None = None,
-    eligible_users: Iterable[AbstractBaseUser] = (),
+    eligible_users: Iterable[UserModel] = (),
 ) -> ApprovalRequest:
     spec = kinds.get(kind)
-    if spec.submit_permission is not None and not has_perm(submitter, spec.submit_permission, domain):
+    if spec.submit_permission is not None and not has_perm(
+        submitter, spec.submit_permission, domain
+    ):
         raise Forbidden(f"you do not hold {spec.submit_permission.value} in domain {domain.slug}")
     m = spec.default_approvals if required_approvals is None else required_approvals
     named = list(eligible_users)
@@ -147,6 +150,7 @@ def _decide(request_id: int, user: User, verdict: str, comment: str) -> Approval
         if request.decisions.filter(approver_id=user.pk).exists():
             raise Conflict(reason, "already_decided")
         raise Forbidden(reason)
+    assert isinstance(user, UserModel)  # may_decide refused anonymous users
     Decision.objects.create(request=request, approver=user, verdict=verdict, comment=comment)
     spec = kinds.get(request.kind)
     if verdict == Decision.Verdict.REJECT:
@@ -191,6 +195,8 @@ def _finish(request: ApprovalRequest, state: str, actor: User, details: dict[str
 
 def _locked(request_id: int) -> ApprovalRequest:
     try:
-        return ApprovalRequest.objects.select_for_update().select_related("domain").get(pk=request_id)
+        return (
+            ApprovalRequest.objects.select_for_update().select_related("domain").get(pk=request_id)
+        )
     except (ApprovalRequest.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"no approval request {request_id!r}") from None

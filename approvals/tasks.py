@@ -36,7 +36,10 @@ def run_action(request_id: int) -> str:
             )
             if request is None:
                 return "missing"
-            if request.state != ApprovalRequest.State.APPROVED or request.action_state not in _RUNNABLE:
+            if (
+                request.state != ApprovalRequest.State.APPROVED
+                or request.action_state not in _RUNNABLE
+            ):
                 return f"skipped ({request.state}/{request.action_state})"
             spec = kinds.get(request.kind)
             count = approvals_count(request)
@@ -61,7 +64,9 @@ def run_action(request_id: int) -> str:
 
 @transaction.atomic
 def _mark_failed(request_id: int, exc: Exception) -> None:
-    request = ApprovalRequest.objects.select_for_update().select_related("domain").get(pk=request_id)
+    request = (
+        ApprovalRequest.objects.select_for_update().select_related("domain").get(pk=request_id)
+    )
     request.action_state = ApprovalRequest.ActionState.FAILED
     request.action_result = {"error": f"{type(exc).__name__}: {exc}"}
     request.save(update_fields=["action_state", "action_result"])

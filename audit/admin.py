@@ -19,7 +19,15 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["seq", "time", "actor_name", "domain_slug", "action", "object_type", "object_id"]
+    list_display = [
+        "seq",
+        "time",
+        "actor_name",
+        "domain_slug",
+        "action",
+        "object_type",
+        "object_id",
+    ]
     list_filter = ["action", "domain_slug", "object_type"]
     search_fields = ["action", "actor_name", "object_id", "domain_slug"]
     date_hierarchy = "time"
@@ -34,7 +42,15 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "message", "endpoint", "state", "attempts", "next_attempt_at", "last_error"]
+    list_display = [
+        "id",
+        "message",
+        "endpoint",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
     list_filter = ["state", "endpoint"]
 
 

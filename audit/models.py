@@ -112,7 +112,7 @@ class WebhookEndpoint(models.Model):
         return self.name
 
     def wants(self, message: OutboxMessage) -> bool:
-        if self.domain_id is not None and message.domain_slug != self.domain.slug:
+        if self.domain is not None and message.domain_slug != self.domain.slug:
             return False
         return not self.topics or any(message.topic.startswith(t) for t in self.topics)
 
@@ -124,7 +124,9 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", "failed (gave up)"
 
     message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)
@@ -134,7 +136,9 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["message", "endpoint"], name="one_delivery_per_endpoint")
+            models.UniqueConstraint(
+                fields=["message", "endpoint"], name="one_delivery_per_endpoint"
+            )
         ]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
 

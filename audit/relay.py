@@ -27,7 +27,7 @@ from pki.crypto.sealing import hmac_sha256, unseal
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_SECRET_PURPOSE = "audit.webhook.secret"
+WEBHOOK_SECRET_PURPOSE = "audit.webhook.secret"  # noqa: S105 (AEAD label)
 _LEASE = timedelta(seconds=60)
 
 

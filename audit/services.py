@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
@@ -13,7 +14,7 @@ from audit.chain import GENESIS, event_hash
 from audit.models import AuditEvent, ChainHead, OutboxMessage
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser
 
     from pki.models import Domain
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 def record(
     action: str,
     *,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: User | AnonymousUser | None = None,
     domain: Domain | None = None,
     obj: models.Model | None = None,
     object_type: str = "",
@@ -42,7 +43,7 @@ def record(
         object_id = object_id or str(obj.pk)
     # Round-trip through JSON so what is hashed is exactly what the database returns.
     clean = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = actor if isinstance(actor, User) else None
     actor_name = user.get_username() if user is not None else ""
     domain_slug = domain.slug if domain is not None else ""
 

@@ -36,24 +36,36 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     data = response.data
     if isinstance(exc, exceptions.APIException):
-        code = exc.get_codes() if not isinstance(exc.get_codes(), dict | list) else "invalid"
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "invalid"
         if isinstance(data, dict) and "detail" in data:
             response.data = {"detail": data["detail"], "code": code}
         else:
-            response.data = {"detail": "invalid input", "code": code, "errors": data}
+            response.data = {"detail": _first_message(data), "code": code, "errors": data}
     return response
+
+
+def _first_message(data: Any) -> str:
+    """The first human-readable reason in a nested DRF error structure."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            inner = _first_message(value)
+            return inner if key == "non_field_errors" else f"{key}: {inner}"
+    if isinstance(data, list) and data:
+        return _first_message(data[0])
+    return str(data) if data else "invalid input"
 
 
 def _json_error(status_code: int, detail: str, code: str) -> JsonResponse:
     return JsonResponse({"detail": detail, "code": code}, status=status_code)
 
 
-def api_or_html(request: HttpRequest) -> bool:
+def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
-    if api_or_html(request):
+    if is_api(request):
         return _json_error(status.HTTP_404_NOT_FOUND, "not found", "not_found")
     from django.views.defaults import page_not_found
 
@@ -61,7 +73,7 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
-    if api_or_html(request):
+    if is_api(request):
         return _json_error(status.HTTP_403_FORBIDDEN, str(exception or "forbidden"), "forbidden")
     from django.views.defaults import permission_denied
 
@@ -69,7 +81,7 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
 
 
 def handler500(request: HttpRequest) -> Any:
-    if api_or_html(request):
+    if is_api(request):
         return _json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "server error", "error")
     from django.views.defaults import server_error
 

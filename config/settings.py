@@ -6,7 +6,6 @@ import dj_database_url
 import django_stubs_ext
 
 from config.env import (
-    BASE_DIR,
     data_dir,
     env_bool,
     env_int,

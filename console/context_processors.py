@@ -10,7 +10,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    items = [("Dashboard", reverse("console:dashboard")), ("Approvals", reverse("console:approvals"))]
+    items = [
+        ("Dashboard", reverse("console:dashboard")),
+        ("Approvals", reverse("console:approvals")),
+    ]
     if user.is_superuser or domains_with(user, Perm.AUDIT_VIEW).exists():
         items.append(("Audit log", reverse("console:audit")))
     if user.is_staff:

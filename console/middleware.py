@@ -20,7 +20,9 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         if not request.path.startswith("/admin/"):  # the admin ships inline scripts
             response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
         # Pages and API answers are per user: no shared cache may keep them. Protocol
         # answers (OCSP, CRL) set their own caching headers.
         if not request.path.startswith(_PUBLIC_PREFIXES):

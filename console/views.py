@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.roles import Perm, domains_with
+from accounts.roles import Perm, domains_with, has_perm
 from approvals.models import ApprovalRequest
-from approvals.services import may_decide
+from approvals.services import approvals_count, approve, cancel, may_decide, reject
 from audit.models import AuditEvent
+from config.errors import Conflict
 from console import health
 
 
@@ -22,7 +27,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": health.database(), "broker": health.broker()}
     ok = all(v is None for v in checks.values())
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": {k: v or "ok" for k, v in checks.items()}},
+        {
+            "status": "ok" if ok else "unavailable",
+            "checks": {k: v or "ok" for k, v in checks.items()},
+        },
         status=200 if ok else 503,
     )
 
@@ -44,7 +52,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     domains = list(domains_with(request.user, Perm.DOMAIN_VIEW))
     audit_domains = domains_with(request.user, Perm.AUDIT_VIEW)
     recent = AuditEvent.objects.filter(domain__in=audit_domains).order_by("-seq")[:10]
-    mine = ApprovalRequest.objects.filter(submitter=request.user).select_related("domain")[:10]
+    mine = ApprovalRequest.objects.filter(submitter_id=request.user.pk)
+    mine = mine.select_related("domain")[:10]
     return render(
         request,
         "console/dashboard.html",
@@ -60,6 +69,52 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
     return render(request, "console/approvals.html", {"pending": _pending_for(request)})
+
+
+@login_required
+def approval_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ApprovalRequest.objects.select_related("domain", "submitter"), pk=pk)
+    if not has_perm(request.user, Perm.DOMAIN_VIEW, item.domain):
+        raise PermissionDenied(f"you hold no role in domain {item.domain.slug}")
+    if request.method == "POST":
+        return _decide(request, item)
+    return render(
+        request,
+        "console/approval_detail.html",
+        {
+            "item": item,
+            "decisions": item.decisions.select_related("approver"),
+            "approvals": approvals_count(item),
+            "cannot_decide": may_decide(item, request.user),
+            "can_cancel": item.is_pending and item.submitter_id == request.user.pk,
+        },
+    )
+
+
+def _decide(request: HttpRequest, item: ApprovalRequest) -> HttpResponse:
+    verb = request.POST.get("decision", "")
+    comment = request.POST.get("comment", "")[:2000]
+    deciders: dict[str, Callable[[int, Any, str], ApprovalRequest]] = {
+        "approve": approve,
+        "reject": reject,
+        "cancel": cancel,
+    }
+    if verb not in deciders:
+        messages.error(request, "Unknown decision.")
+    else:
+        try:
+            deciders[verb](item.pk, request.user, comment)
+        except (PermissionDenied, ValidationError, Conflict) as exc:
+            messages.error(request, _reason(exc))
+        else:
+            messages.success(request, f"Request #{item.pk}: {verb} recorded.")
+    return redirect("console:approval", pk=item.pk)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
 
 
 @login_required

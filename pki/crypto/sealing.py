@@ -38,7 +38,9 @@ def _aead(kek: str) -> AESGCM:
 
 def seal(plaintext: bytes, purpose: str) -> bytes:
     nonce = os.urandom(12)
-    return _VERSION + nonce + _aead(settings.ANCHORAGE_KEK).encrypt(nonce, plaintext, purpose.encode())
+    return (
+        _VERSION + nonce + _aead(settings.ANCHORAGE_KEK).encrypt(nonce, plaintext, purpose.encode())
+    )
 
 
 def unseal(sealed: bytes, purpose: str) -> bytes:

@@ -11,5 +11,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         checked, broken = verify()
         if broken is not None:
-            raise CommandError(f"audit chain broken at {broken} ({checked} events verified before it)")
+            raise CommandError(
+                f"audit chain broken at {broken} ({checked} events verified before it)"
+            )
         self.stdout.write(self.style.SUCCESS(f"audit chain intact: {checked} events"))

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("url")
-        parser.add_argument("--topic", action="append", default=[], help="topic prefix (repeatable)")
+        parser.add_argument(
+            "--topic", action="append", default=[], help="topic prefix (repeatable)"
+        )
         parser.add_argument("--domain", help="only this domain's messages")
 
     def handle(self, *args: Any, **options: Any) -> None:

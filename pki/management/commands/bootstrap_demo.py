@@ -31,7 +31,9 @@ class Command(BaseCommand):
             logins = {u: ensure_user(u, role, su, domain) for u, role, su in DEMO_USERS}
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
-            name: login.as_dict() for name, login in logins.items() if not name.startswith("custodian")
+            name: login.as_dict()
+            for name, login in logins.items()
+            if not name.startswith("custodian")
         }
         users["custodians"] = custodians
         out = {
