@@ -6,11 +6,13 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiToken
+from audit.services import record
 
 TOKEN_PREFIX = "anc_"  # noqa: S105 (a label, not a secret)
 # Bump last_used_at at most this often: a write per request would cost more than the lookup.
@@ -21,17 +23,25 @@ def token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@transaction.atomic
 def create_token(
     user: User,
     name: str,
     *,
     key: str | None = None,
     expires_at: datetime | None = None,
+    actor: User | AnonymousUser | None = None,
 ) -> tuple[ApiToken, str]:
     """Mint a token for `user`; return it and its key, the only time the key is seen."""
     key = key or TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, digest=token_digest(key), prefix=key[:12], expires_at=expires_at
+    )
+    record(
+        "accounts.token.created",
+        actor=actor,
+        obj=token,
+        details={"user": user.username, "name": name, "prefix": token.prefix},
     )
     return token, key
 
@@ -53,7 +63,9 @@ def user_for_token(key: str) -> User | None:
     return token.user
 
 
-def revoke_token(token: ApiToken) -> None:
+@transaction.atomic
+def revoke_token(token: ApiToken, *, actor: User | AnonymousUser | None = None) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        record("accounts.token.revoked", actor=actor, obj=token, details={"prefix": token.prefix})

@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit.admin_mixins import AuditedAdminMixin
 from audit.models import AuditEvent, OutboxMessage, WebhookDelivery, WebhookEndpoint
 
 
@@ -55,7 +56,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
+class WebhookEndpointAdmin(AuditedAdminMixin, admin.ModelAdmin[WebhookEndpoint]):
     """Endpoints are made by `manage.py create_webhook` (which shows the secret once);
     here an admin pauses, re-targets or removes them."""
 

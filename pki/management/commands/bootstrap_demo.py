@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.demo import DEMO_USERS, ensure_user
-from audit.services import record
 from pki.models import Domain, Protocol
+from pki.services.domains import create_domain
 
 
 class Command(BaseCommand):
@@ -17,17 +17,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
-            domain, created = Domain.objects.get_or_create(
-                slug="demo",
-                defaults={
-                    "name": "Demo",
-                    "description": "Demonstration domain (names under demo.test and localhost)",
-                    "enabled_protocols": list(Protocol.values),
-                    "is_default": not Domain.objects.filter(is_default=True).exists(),
-                },
+            domain = Domain.objects.filter(slug="demo").first() or create_domain(
+                "demo",
+                "Demo",
+                description="Demonstration domain (names under demo.test and localhost)",
+                protocols=list(Protocol.values),
+                is_default=not Domain.objects.filter(is_default=True).exists(),
             )
-            if created:
-                record("pki.domain.created", domain=domain, obj=domain, details={"demo": True})
             logins = {u: ensure_user(u, role, su, domain) for u, role, su in DEMO_USERS}
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
