@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection, transaction
+
 from audit.models import AuditEvent, ChainHead
 
 GENESIS = "0" * 64
@@ -72,22 +74,49 @@ class Break:
 
 
 def verify(batch_size: int = 5000) -> tuple[int, Break | None]:
-    """Walk the chain in order; return the number of events checked and the first break."""
+    """Walk the chain in order; return the number of events checked and the first break.
+
+    The events and the chain head are read from one snapshot, so appends committed while
+    the walk runs are not mistaken for tampering.
+    """
+    if transaction.get_connection().in_atomic_block:
+        return _walk(batch_size)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _walk(batch_size)
+
+
+def _walk(batch_size: int) -> tuple[int, Break | None]:
     expected_seq, expected_prev, checked = 1, GENESIS, 0
+    # The hash one link further back: a row linking to it skips the row before it, which is
+    # then one that was inserted (well chained to its predecessor) with the rest renumbered.
+    skipped_prev: str | None = None
     for event in _in_order(batch_size):
         if event.seq > expected_seq:
             return checked, Break(expected_seq, f"missing (deleted?); next stored is #{event.seq}")
         if event.prev_hash != expected_prev:
+            if skipped_prev is not None and event.prev_hash == skipped_prev:
+                return checked - 1, Break(
+                    event.seq - 1, f"inserted: #{event.seq} links past it to its predecessor"
+                )
             return checked, Break(event.seq, "does not link to its predecessor (inserted?)")
         if hash_of(event) != event.hash:
             return checked, Break(event.seq, "contents do not match its hash (edited)")
+        skipped_prev = expected_prev
         expected_seq, expected_prev, checked = event.seq + 1, event.hash, checked + 1
     head = ChainHead.objects.filter(pk=1).first()
     last_seq = expected_seq - 1
     if head is not None and (head.seq != last_seq or (head.seq and head.hash != expected_prev)):
         if head.seq > last_seq:
             return checked, Break(last_seq + 1, f"missing: the chain head says #{head.seq}")
-        return checked, Break(head.seq, "the chain head does not match the last event")
+        if head.seq < last_seq:
+            # Well chained, but written behind the engine's back: the head never moved.
+            return head.seq, Break(
+                head.seq + 1, f"inserted: after the chain head's last event #{head.seq}"
+            )
+        return checked - 1, Break(head.seq, "the chain head does not match the last event")
     return checked, None
 
 

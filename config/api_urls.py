@@ -1,6 +1,6 @@
 """/api/v1/: every app's API under one router, plus the OpenAPI schema."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
@@ -11,8 +11,15 @@ from pki.api import DomainViewSet
 
 
 class Router(DefaultRouter):
-    # Paths without a trailing slash, as DESIGN.md writes them (/api/v1/certificates).
-    trailing_slash = "/?"
+    # JSON is the only format: no `.json` suffix routes (which would also hand every
+    # @action a `format` argument it does not take).
+    include_format_suffixes = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Paths with or without a trailing slash, as DESIGN.md writes them
+        # (/api/v1/certificates). Set after __init__, which overwrites it with "/".
+        self.trailing_slash = "/?"
 
 
 router = Router()
@@ -21,7 +28,7 @@ router.register("approvals", ApprovalRequestViewSet, basename="approval")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("me", MeView.as_view(), name="me"),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^me/?$", MeView.as_view(), name="me"),
     path("", include(router.urls)),
 ]
