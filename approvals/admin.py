@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from approvals import services
 from approvals.models import ApprovalRequest, Decision
+from audit.admin_mixins import ReadOnlyAdmin
 from config.errors import Conflict
 
 
@@ -20,7 +21,7 @@ class DecisionInline(admin.TabularInline[Decision, ApprovalRequest]):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin[ApprovalRequest]):
+class ApprovalRequestAdmin(ReadOnlyAdmin):
     """Read-only records; the approve action goes through the engine's rules like any path."""
 
     list_display = [
@@ -37,15 +38,6 @@ class ApprovalRequestAdmin(admin.ModelAdmin[ApprovalRequest]):
     search_fields = ["summary", "subject_id", "submitter__username"]
     inlines = [DecisionInline]
     actions = ["approve_selected"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Approve the selected requests (as me)")
     def approve_selected(self, request: HttpRequest, queryset: Any) -> None:

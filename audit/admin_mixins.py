@@ -39,3 +39,16 @@ class AuditedAdminMixin(admin.ModelAdmin[Any]):
             obj=obj,
             details=details,
         )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    """Records that only the services write: the admin shows them, nothing more."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -10,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS, event_hash
+from audit.chain import GENESIS, hash_of
 from audit.models import AuditEvent, ChainHead, OutboxMessage
 
 if TYPE_CHECKING:
@@ -41,58 +41,43 @@ def record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    # Round-trip through JSON so what is hashed is exactly what the database returns.
-    clean = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
     user = actor if isinstance(actor, User) else None
-    actor_name = user.get_username() if user is not None else ""
-    domain_slug = domain.slug if domain is not None else ""
 
     head = _locked_head()
-    now = timezone.now()
-    seq = head.seq + 1
-    digest = event_hash(
-        seq=seq,
-        time=now,
-        actor_id=user.pk if user is not None else None,
-        actor_name=actor_name,
-        domain_slug=domain_slug,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        details=clean,
-        prev_hash=head.hash,
-    )
-    event = AuditEvent.objects.create(
-        seq=seq,
-        time=now,
+    event = AuditEvent(
+        seq=head.seq + 1,
+        time=timezone.now(),
         actor=user,
-        actor_name=actor_name,
+        actor_name=user.get_username() if user is not None else "",
         domain=domain,
-        domain_slug=domain_slug,
+        domain_slug=domain.slug if domain is not None else "",
         action=action,
         object_type=object_type,
         object_id=object_id,
-        details=clean,
+        # Round-trip through JSON so what is hashed is exactly what the database returns.
+        details=json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder)),
         prev_hash=head.hash,
-        hash=digest,
     )
-    ChainHead.objects.filter(pk=1).update(seq=seq, hash=digest)
+    event.hash = hash_of(event)
+    event.save(force_insert=True)
+    ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     if publish:
-        publish_message(
-            action,
-            {
-                "event": seq,
-                "action": action,
-                "time": now.isoformat(),
-                "actor": actor_name,
-                "domain": domain_slug,
-                "object_type": object_type,
-                "object_id": object_id,
-                "details": clean,
-            },
-            domain_slug=domain_slug,
-        )
+        publish_message(action, event_payload(event), domain_slug=event.domain_slug)
     return event
+
+
+def event_payload(event: AuditEvent) -> dict[str, Any]:
+    """What subscribers receive for an audit event (docs/webhooks.md)."""
+    return {
+        "event": event.seq,
+        "action": event.action,
+        "time": event.time.isoformat(),
+        "actor": event.actor_name,
+        "domain": event.domain_slug,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "details": event.details,
+    }
 
 
 def publish_message(topic: str, payload: dict[str, Any], *, domain_slug: str = "") -> OutboxMessage:
