@@ -8,6 +8,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser as DRFJSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -22,6 +24,36 @@ class ConflictError(exceptions.APIException):
     default_code = "conflict"
 
 
+class JSONParser(DRFJSONParser):
+    """DRF's JSON parser, but a body nested too deep for the decoder, or one with a NUL
+    character in a string, is a 400 rather than a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
+        if _has_nul(data):
+            # PostgreSQL stores no NUL in text or jsonb: refuse it here, not with a 500 later.
+            raise exceptions.ParseError("NUL characters (\\u0000) are not accepted")
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
@@ -29,11 +61,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = ConflictError(detail=exc.detail, code=exc.code)
     elif isinstance(exc, NotFound):
         exc = exceptions.NotFound(detail=str(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(detail=str(exc) or None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(detail=str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    request = context.get("request")
+    if request is not None:
+        # Errors are JSON whatever the view renders on success (the schema view's YAML, or
+        # an Accept header no renderer satisfies).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
     data = response.data
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()

@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import MeView
 from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
-from pki.api import DomainViewSet
+from pki.api import CertificatesView, DomainViewSet
 
 
 class Router(DefaultRouter):
@@ -30,5 +30,6 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^me/?$", MeView.as_view(), name="me"),
+    re_path(r"^certificates/?$", CertificatesView.as_view(), name="certificates"),
     path("", include(router.urls)),
 ]

@@ -28,7 +28,8 @@ def broker() -> str | None:
     from config.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        # The URL read above, not the app's own copy of it: one answer to "which broker".
+        with app.connection_for_write(url) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"

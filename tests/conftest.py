@@ -15,8 +15,7 @@ from pki.models import Domain
 
 # Tasks sent by code under test go nowhere unless a test starts a worker of its own
 # (tests/audit/test_worker.py talks to a real broker with an explicit connection).
-celery_app.conf.broker_url = "memory://"
-celery_app.conf.broker_transport_options = {}
+celery_app.conf.update(broker_url="memory://", broker_transport_options={})
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +41,9 @@ MakeUser = Callable[..., User]
 def make_user(db: None) -> MakeUser:
     """make_user("alice", Role.APPROVER, domain) → a user holding that role there."""
 
-    def make(username: str, role: Role | None = None, domain: Domain | None = None, **kw: object) -> User:
+    def make(
+        username: str, role: Role | None = None, domain: Domain | None = None, **kw: object
+    ) -> User:
         user = User.objects.create_user(username=username, password="pw-" + username, **kw)  # type: ignore[arg-type]
         if role is not None and domain is not None:
             grant_role(user, role, domain)
