@@ -173,7 +173,9 @@ def _decide(request_id: int, user: User, verdict: str, comment: str) -> Approval
             from approvals.tasks import run_action
 
             pk = request.pk
-            transaction.on_commit(lambda: run_action.delay(pk))
+            # robust: a broker that is down must not turn a committed approval into a 500;
+            # approvals.tasks.requeue_stalled sends it again.
+            transaction.on_commit(lambda: run_action.delay(pk), robust=True)
     return request
 
 

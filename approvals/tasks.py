@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from approvals import kinds
 from approvals.models import ApprovalRequest
@@ -60,6 +62,26 @@ def run_action(request_id: int) -> str:
         logger.exception("approval action %s failed", request_id)
         _mark_failed(request_id, exc)
         return "failed"
+
+
+@shared_task(name="approvals.tasks.requeue_stalled", ignore_result=True)
+def requeue_stalled(older_than_seconds: int = 30) -> int:
+    """Send run_action again for approved requests whose action never started (the broker
+    was down at commit, or the message was lost). run_action is idempotent, so a request
+    whose first message is merely slow is harmless to send twice."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stalled = list(
+        ApprovalRequest.objects.filter(
+            state=ApprovalRequest.State.APPROVED,
+            action_state=ApprovalRequest.ActionState.QUEUED,
+            decided_at__lt=cutoff,
+        ).values_list("pk", flat=True)[:500]
+    )
+    for pk in stalled:
+        run_action.delay(pk)
+    if stalled:
+        logger.warning("re-queued %d stalled approval actions", len(stalled))
+    return len(stalled)
 
 
 @transaction.atomic

@@ -186,6 +186,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# A web request that queues work after its commit must not hang on a broker that is down:
+# fail fast (the beat-driven relay and retries pick the work up later).
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -196,6 +200,10 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
         "task": "audit.tasks.relay_outbox",
         "schedule": float(env_int("ANCHORAGE_OUTBOX_RELAY_SECONDS", 5)),
+    },
+    "approvals-requeue-stalled": {
+        "task": "approvals.tasks.requeue_stalled",
+        "schedule": 60.0,
     },
 }
 

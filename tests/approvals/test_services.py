@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from accounts.roles import Role, grant_role, revoke_role
 from approvals import services
 from approvals.models import ApprovalRequest, Decision
-from approvals.tasks import run_action
+from approvals.tasks import requeue_stalled, run_action
 from audit.models import AuditEvent
 from config.errors import Conflict, Forbidden, NotFound
 from tests.approvals.testkind import CEREMONY, actions_ran
@@ -316,3 +316,26 @@ def test_a_failing_action_rolls_back_and_can_be_retried(submit, people):
     ApprovalRequest.objects.filter(pk=request.pk).update(payload={})
     assert run_action(request.pk) == "done"
     assert actions_ran(request) == 1
+
+
+def test_a_broker_outage_at_commit_does_not_fail_the_approval_and_is_requeued(
+    submit, people, monkeypatch, django_capture_on_commit_callbacks
+):
+    request = submit(m=1)
+
+    def broker_down(pk: int) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(run_action, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve(request.pk, people.ann)  # must not raise
+    request.refresh_from_db()
+    assert (request.state, request.action_state) == (State.APPROVED, ActionState.QUEUED)
+
+    resent: list[int] = []
+    monkeypatch.setattr(run_action, "delay", resent.append)
+    assert requeue_stalled(older_than_seconds=3600) == 0  # too recent to call stalled
+    assert requeue_stalled(older_than_seconds=0) == 1
+    assert resent == [request.pk]
+    assert run_action(request.pk) == "done"
+    assert requeue_stalled(older_than_seconds=0) == 0  # done: nothing left to send
