@@ -209,6 +209,24 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Anchorage ----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
+# State every web process must share (login throttling now; ACME nonces later): Redis when
+# there is one, else files under the data directory (the embedded default).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "anchorage",
+        }
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    )
+}
+ANCHORAGE_LOGIN_MAX_FAILURES = env_int("ANCHORAGE_LOGIN_MAX_FAILURES", 5)
+ANCHORAGE_LOGIN_LOCKOUT_SECONDS = env_int("ANCHORAGE_LOGIN_LOCKOUT_SECONDS", 900)
 ANCHORAGE_WEBHOOK_TIMEOUT = float(env_int("ANCHORAGE_WEBHOOK_TIMEOUT", 5))
 ANCHORAGE_WEBHOOK_MAX_ATTEMPTS = env_int("ANCHORAGE_WEBHOOK_MAX_ATTEMPTS", 12)
 ANCHORAGE_WEBHOOK_BACKOFF_SECONDS = float(env_str("ANCHORAGE_WEBHOOK_BACKOFF_SECONDS", "2"))
