@@ -48,3 +48,10 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"#{item.pk}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"#{item.pk}: approval recorded", messages.SUCCESS)
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "request", "approver", "verdict", "decided_at"]
+    list_filter = ["verdict", "request__kind"]
+    search_fields = ["approver__username", "comment"]

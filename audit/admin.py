@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
-from audit.models import AuditEvent, OutboxMessage, WebhookDelivery, WebhookEndpoint
+from audit.models import AuditEvent, ChainHead, OutboxMessage, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(AuditEvent)
@@ -54,3 +54,8 @@ class WebhookEndpointAdmin(AuditedAdminMixin, admin.ModelAdmin[WebhookEndpoint])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ChainHead)
+class ChainHeadAdmin(ReadOnlyAdmin):
+    list_display = ["id", "seq", "hash"]

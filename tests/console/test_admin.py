@@ -84,3 +84,20 @@ def test_ra_officer_cannot_enter_the_admin(domain, make_user):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+OUR_APPS = {"accounts", "approvals", "audit", "pki", "truststores", "enrollment", "console"}
+
+
+def test_every_model_of_ours_is_in_the_admin_and_its_list_opens(admin_client):
+    from django.apps import apps
+    from django.contrib import admin
+
+    models = [m for m in apps.get_models() if m._meta.app_label in OUR_APPS]
+    assert models
+    for model in models:
+        assert admin.site.is_registered(model), model
+        opts = model._meta
+        url = f"/admin/{opts.app_label}/{opts.model_name}/"
+        assert admin_client.get(url).status_code == 200, url
+        assert admin_client.get(url, {"q": "x"}).status_code == 200, url
