@@ -17,6 +17,7 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = [
+            "id",
             "seq",
             "time",
             "actor",
@@ -34,7 +35,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEventSerializer
     permission_classes = [DomainPermission]
     domain_perms = {"*": Perm.AUDIT_VIEW}
-    lookup_field = "seq"
+    # By id: an event has it from its first moment; `seq` only once sealed into the chain.
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self) -> QuerySet[AuditEvent]:

@@ -50,6 +50,8 @@ def event_hash(
 
 
 def hash_of(event: AuditEvent) -> str:
+    if event.seq is None:
+        raise ValueError("an unsealed event has no hash")
     return event_hash(
         seq=event.seq,
         time=event.time,
@@ -64,6 +66,56 @@ def hash_of(event: AuditEvent) -> str:
     )
 
 
+def seal(batch_size: int = 2000) -> int:
+    """Give committed, unsealed events their place in the chain; return how many.
+
+    Runs after the events' own transactions committed (from the relay task, and before
+    audit_verify). The head's row lock serialises sealers; a sealer reads the queue only
+    once it holds the lock, so it sees everything committed before it and no event is
+    sealed twice. Chain order is the order of sealing: by id within a batch.
+    """
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            head = ChainHead.objects.select_for_update().filter(pk=1).first()
+            if head is None:  # the migration makes it; a flushed test database may not have it
+                ChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
+                head = ChainHead.objects.select_for_update().get(pk=1)
+            batch = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:batch_size])
+            for event in batch:
+                event.seq, event.prev_hash = head.seq + 1, head.hash
+                event.hash = hash_of(event)
+                head.seq, head.hash = event.seq, event.hash
+            if batch:
+                _write_seals(batch)
+                head.save(update_fields=["seq", "hash"])
+        sealed += len(batch)
+        if len(batch) < batch_size:
+            return sealed
+
+
+def _write_seals(batch: list[AuditEvent]) -> None:
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_update(batch, ["seq", "prev_hash", "hash"], batch_size=100)
+        return
+    # One UPDATE … FROM (VALUES …): bulk_update's CASE WHEN per row is quadratic in the batch.
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(batch))
+    params: list[int | str | None] = []
+    for e in batch:
+        params += [e.pk, e.seq, e.prev_hash, e.hash]
+    sql = (
+        f"UPDATE {AuditEvent._meta.db_table} AS e "  # noqa: S608 (model's table; values bound)
+        "SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash "
+        f"FROM (VALUES {rows}) AS v(id, seq, prev_hash, hash) WHERE e.id = v.id::bigint"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def unsealed() -> int:
+    return AuditEvent.objects.filter(seq__isnull=True).count()
+
+
 @dataclass(frozen=True)
 class Break:
     seq: int
@@ -76,8 +128,9 @@ class Break:
 def verify(batch_size: int = 5000) -> tuple[int, Break | None]:
     """Walk the chain in order; return the number of events checked and the first break.
 
-    The events and the chain head are read from one snapshot, so appends committed while
-    the walk runs are not mistaken for tampering.
+    The events and the chain head are read from one snapshot, so seals committed while
+    the walk runs are not mistaken for tampering. Events not yet sealed are not in the
+    chain and not checked (see seal()).
     """
     if transaction.get_connection().in_atomic_block:
         return _walk(batch_size)
@@ -94,6 +147,7 @@ def _walk(batch_size: int) -> tuple[int, Break | None]:
     # then one that was inserted (well chained to its predecessor) with the rest renumbered.
     skipped_prev: str | None = None
     for event in _in_order(batch_size):
+        assert event.seq is not None  # _in_order yields sealed events only
         if event.seq > expected_seq:
             return checked, Break(expected_seq, f"missing (deleted?); next stored is #{event.seq}")
         if event.prev_hash != expected_prev:
@@ -127,4 +181,4 @@ def _in_order(batch_size: int) -> Iterator[AuditEvent]:
         if not batch:
             return
         yield from batch
-        last = batch[-1].seq
+        last = batch[-1].seq or last

@@ -9,10 +9,15 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One state change. `hash` = SHA-256(prev_hash + canonical JSON of the fields), so an
-    edited, inserted or deleted row breaks the chain (audit.chain.verify)."""
+    """One state change, written in the change's own transaction.
 
-    seq = models.BigIntegerField(unique=True, editable=False)
+    The chain is sealed just after commit (audit.chain.seal): `seq` gives the event its
+    place and `hash` = SHA-256(prev_hash + canonical JSON of the fields), so an edited,
+    inserted or deleted row breaks the chain (audit.chain.verify). Until sealed, `seq` is
+    null and the hashes are empty.
+    """
+
+    seq = models.BigIntegerField(unique=True, null=True, blank=True, editable=False)
     time = models.DateTimeField(db_index=True, editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -37,19 +42,25 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=100, blank=True, editable=False)
     object_id = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
     details = models.JSONField(default=dict, blank=True, editable=False)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
-        ordering = ["-seq"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # The sealer's queue: only unsealed rows are in it.
+            models.Index(
+                fields=["id"], condition=models.Q(seq__isnull=True), name="audit_unsealed"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+        return f"#{self.seq or '…'} {self.action} {self.object_type}:{self.object_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
-            raise RuntimeError("audit events are append-only")
+            raise RuntimeError("audit events are append-only (sealing is audit.chain.seal)")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -57,8 +68,8 @@ class AuditEvent(models.Model):
 
 
 class ChainHead(models.Model):
-    """The single row that serialises appends: writers lock it, read the last seq and hash,
-    append, and move it on. It also pins the tail, so deleting the newest rows shows."""
+    """The single row that serialises sealing: the sealer locks it, reads the last seq and
+    hash, seals, and moves it on. It also pins the tail, so deleting the newest rows shows."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     seq = models.BigIntegerField(default=0)

@@ -10,8 +10,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS, hash_of
-from audit.models import AuditEvent, ChainHead, OutboxMessage
+from audit.models import AuditEvent, OutboxMessage
+from audit.tasks import wake_relay
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -30,11 +30,12 @@ def record(
     details: dict[str, Any] | None = None,
     publish: bool = True,
 ) -> AuditEvent:
-    """Append an event to the chain, and (with `publish`) an outbox message for it.
+    """Write an event, and (with `publish`) an outbox message for it.
 
     Must run inside the transaction that makes the change: the event and the change commit
-    or roll back together. The chain head is locked until that commit, so call this late in
-    the transaction to keep the serialised part short.
+    or roll back together. Nothing is locked here, so audited writes run side by side; the
+    event joins the hash chain just after commit (audit.chain.seal, woken on commit and run
+    by the relay task), which is what keeps the chain from serialising every transaction.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record() must run inside the change's transaction")
@@ -42,10 +43,7 @@ def record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
     user = actor if isinstance(actor, User) else None
-
-    head = _locked_head()
-    event = AuditEvent(
-        seq=head.seq + 1,
+    event = AuditEvent.objects.create(
         time=timezone.now(),
         actor=user,
         actor_name=user.get_username() if user is not None else "",
@@ -56,20 +54,18 @@ def record(
         object_id=object_id,
         # Round-trip through JSON so what is hashed is exactly what the database returns.
         details=json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder)),
-        prev_hash=head.hash,
     )
-    event.hash = hash_of(event)
-    event.save(force_insert=True)
-    ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     if publish:
         publish_message(action, event_payload(event), domain_slug=event.domain_slug)
+    else:
+        transaction.on_commit(wake_relay)
     return event
 
 
 def event_payload(event: AuditEvent) -> dict[str, Any]:
     """What subscribers receive for an audit event (docs/webhooks.md)."""
     return {
-        "event": event.seq,
+        "event": event.pk,
         "action": event.action,
         "time": event.time.isoformat(),
         "actor": event.actor_name,
@@ -83,15 +79,5 @@ def event_payload(event: AuditEvent) -> dict[str, Any]:
 def publish_message(topic: str, payload: dict[str, Any], *, domain_slug: str = "") -> OutboxMessage:
     """Write an outbox message in the caller's transaction and wake the relay on commit."""
     message = OutboxMessage.objects.create(topic=topic, payload=payload, domain_slug=domain_slug)
-    from audit.tasks import wake_relay
-
     transaction.on_commit(wake_relay)
     return message
-
-
-def _locked_head() -> ChainHead:
-    head = ChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        ChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
-        head = ChainHead.objects.select_for_update().get(pk=1)
-    return head

@@ -51,7 +51,7 @@ def _pending_for(request: HttpRequest) -> list[ApprovalRequest]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     domains = list(domains_with(request.user, Perm.DOMAIN_VIEW))
     audit_domains = domains_with(request.user, Perm.AUDIT_VIEW)
-    recent = AuditEvent.objects.filter(domain__in=audit_domains).order_by("-seq")[:10]
+    recent = AuditEvent.objects.filter(domain__in=audit_domains).order_by("-id")[:10]
     mine = ApprovalRequest.objects.filter(submitter_id=request.user.pk)
     mine = mine.select_related("domain")[:10]
     return render(
@@ -122,5 +122,5 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     domains = domains_with(request.user, Perm.AUDIT_VIEW)
     if not request.user.is_superuser and not domains.exists():
         raise PermissionDenied("the audit log needs audit.view in a domain")
-    events = AuditEvent.objects.filter(domain__in=domains).order_by("-seq")[:100]
+    events = AuditEvent.objects.filter(domain__in=domains).order_by("-id")[:100]
     return render(request, "console/audit.html", {"events": events})

@@ -2,12 +2,23 @@ from django.db import migrations
 
 GENESIS = "0" * 64
 
-# On PostgreSQL the database itself refuses UPDATE and DELETE on audit events; the hash
-# chain then only has to catch what bypasses it (a superuser disabling the trigger, a
-# restored dump, direct file edits).
+# On PostgreSQL the database itself refuses UPDATE and DELETE on audit events (but the
+# one-time seal); the hash chain then only has to catch what bypasses it (a superuser
+# disabling the trigger, a restored dump, direct file edits).
 PG_FORWARD = """
 CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$
 BEGIN
+  -- The one update allowed: sealing, which fills seq and the hashes of an unsealed row
+  -- and changes nothing else (audit.chain.seal).
+  IF TG_OP = 'UPDATE' AND OLD.seq IS NULL AND NEW.seq IS NOT NULL
+     AND (NEW.id, NEW.time, NEW.actor_id, NEW.actor_name, NEW.domain_id, NEW.domain_slug,
+          NEW.action, NEW.object_type, NEW.object_id, NEW.details)
+         IS NOT DISTINCT FROM
+         (OLD.id, OLD.time, OLD.actor_id, OLD.actor_name, OLD.domain_id, OLD.domain_slug,
+          OLD.action, OLD.object_type, OLD.object_id, OLD.details)
+  THEN
+    RETURN NEW;
+  END IF;
   RAISE EXCEPTION 'audit events are append-only';
 END;
 $$ LANGUAGE plpgsql;

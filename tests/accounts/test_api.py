@@ -10,6 +10,7 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from accounts.roles import ROLE_PERMISSIONS, Perm, Role, grant_role
+from audit.chain import seal
 from audit.models import AuditEvent
 from audit.services import record
 from pki.models import Domain
@@ -98,6 +99,12 @@ def test_domains_lists_only_mine_and_another_is_403(
     assert missing["Content-Type"].startswith("application/json")
 
 
+def one_of(client, event: AuditEvent) -> dict:
+    response = client.get(f"/api/v1/audit-events/{event.pk}")
+    assert response.status_code == 200
+    return response.json()
+
+
 def test_audit_events_are_for_the_domains_auditors_only(
     make_user: MakeUser, api_client_for: ClientFor, domain: Domain, other_domain: Domain
 ) -> None:
@@ -107,18 +114,20 @@ def test_audit_events_are_for_the_domains_auditors_only(
     auditor = api_client_for(make_user("audrey", Role.AUDITOR, domain))
 
     listed = results(auditor.get("/api/v1/audit-events").json())
-    seqs = {e["seq"] for e in listed}
-    assert {e.seq for e in mine} <= seqs
-    assert theirs.seq not in seqs
+    ids = {e["id"] for e in listed}
+    assert {e.pk for e in mine} <= ids
+    assert theirs.pk not in ids
     assert {e["domain"] for e in listed} == {"alpha"}  # neither beta's nor domain-less ones
-    assert seqs == set(AuditEvent.objects.filter(domain=domain).values_list("seq", flat=True))
+    assert ids == set(AuditEvent.objects.filter(domain=domain).values_list("id", flat=True))
     assert results(auditor.get("/api/v1/audit-events?domain=beta").json()) == []
-    one = auditor.get(f"/api/v1/audit-events/{mine[0].seq}")
-    assert one.status_code == 200
-    assert one.json()["action"] == "test.alpha.one"
-    assert one.json()["hash"] == mine[0].hash
+    assert one_of(auditor, mine[0])["seq"] is None  # not sealed into the chain yet
+    seal()
+    sealed = AuditEvent.objects.get(pk=mine[0].pk)
+    answer = one_of(auditor, mine[0])
+    assert answer["action"] == "test.alpha.one"
+    assert (answer["seq"], answer["hash"]) == (sealed.seq, sealed.hash)
 
-    other = auditor.get(f"/api/v1/audit-events/{theirs.seq}")
+    other = auditor.get(f"/api/v1/audit-events/{theirs.pk}")
     assert other.status_code == 403
     assert other["Content-Type"].startswith("application/json")
 
@@ -126,7 +135,7 @@ def test_audit_events_are_for_the_domains_auditors_only(
     for name, role in (("rachel", Role.RA_OFFICER), ("otto", Role.OPERATOR)):
         client = api_client_for(make_user(name, role, domain))
         assert results(client.get("/api/v1/audit-events").json()) == []
-        assert client.get(f"/api/v1/audit-events/{mine[0].seq}").status_code == 403
+        assert client.get(f"/api/v1/audit-events/{mine[0].pk}").status_code == 403
 
 
 def test_audit_events_filter_by_action_prefix(
@@ -147,7 +156,7 @@ def test_audit_events_are_read_only(
     event = event_in(domain, "test.alpha.one")
     auditor = api_client_for(make_user("audrey", Role.AUDITOR, domain))
     for method in ("post", "put", "patch", "delete"):
-        path = "/api/v1/audit-events" if method == "post" else f"/api/v1/audit-events/{event.seq}"
+        path = "/api/v1/audit-events" if method == "post" else f"/api/v1/audit-events/{event.pk}"
         response = getattr(auditor, method)(path, {"action": "x"}, format="json")
         assert response.status_code == 405, (method, response.status_code)
     assert AuditEvent.objects.get(pk=event.pk).action == "test.alpha.one"

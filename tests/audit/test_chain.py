@@ -19,7 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from audit.chain import GENESIS, event_hash, verify
+from audit.chain import GENESIS, event_hash, seal, unsealed, verify
 from audit.models import AuditEvent, ChainHead
 from audit.services import record
 
@@ -27,8 +27,9 @@ TRIGGER = "audit_event_append_only"
 
 
 def record_events(n: int, domain=None, actor=None) -> list[AuditEvent]:
+    """Record n events in one transaction, then seal them into the chain as the relay does."""
     with transaction.atomic():
-        return [
+        events = [
             record(
                 f"test.event.{i % 3}",
                 actor=actor,
@@ -39,11 +40,18 @@ def record_events(n: int, domain=None, actor=None) -> list[AuditEvent]:
             )
             for i in range(n)
         ]
+    seal()
+    return list(AuditEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("seq"))
 
 
-def audit_verify() -> str:
+def seq_of(event: AuditEvent) -> int:
+    assert event.seq is not None, "not sealed"
+    return event.seq
+
+
+def audit_verify(*args: str) -> str:
     out = io.StringIO()
-    call_command("audit_verify", stdout=out)
+    call_command("audit_verify", *args, stdout=out)
     return out.getvalue()
 
 
@@ -134,7 +142,7 @@ def test_the_chain_verifies_after_many_events(domain, make_user):
 )
 def test_audit_verify_names_the_first_edited_row(column, value):
     events = record_events(30)
-    target = events[11].seq
+    target = seq_of(events[11])
     with tampering() as cursor:
         cursor.execute(
             f"UPDATE audit_auditevent SET {column} = %s WHERE seq IN (%s, %s)",  # noqa: S608
@@ -149,7 +157,7 @@ def test_audit_verify_names_the_first_edited_row(column, value):
 @pytest.mark.django_db
 def test_audit_verify_names_a_deleted_row_in_the_middle():
     events = record_events(30)
-    target = events[17].seq
+    target = seq_of(events[17])
     with tampering() as cursor:
         cursor.execute("DELETE FROM audit_auditevent WHERE seq = %s", [target])
 
@@ -160,37 +168,37 @@ def test_audit_verify_names_a_deleted_row_in_the_middle():
 @pytest.mark.parametrize("how_many", [1, 3])
 def test_audit_verify_names_a_deleted_row_at_the_tail(how_many):
     events = record_events(30)
-    first_gone = events[-how_many].seq
+    first_gone = seq_of(events[-how_many])
     with tampering() as cursor:
         cursor.execute("DELETE FROM audit_auditevent WHERE seq >= %s", [first_gone])
 
     message = broken_at()
-    assert f"event #{first_gone}: missing: the chain head says #{events[-1].seq}" in message
+    assert f"event #{first_gone}: missing: the chain head says #{seq_of(events[-1])}" in message
 
 
 @pytest.mark.django_db
 def test_audit_verify_names_a_row_inserted_at_the_tail_with_a_forged_link():
     events = record_events(10)
-    forged(events[-1].seq + 1, prev_hash="f" * 64)
+    forged(seq_of(events[-1]) + 1, prev_hash="f" * 64)
 
-    assert f"event #{events[-1].seq + 1}: does not link" in broken_at()
+    assert f"event #{seq_of(events[-1]) + 1}: does not link" in broken_at()
 
 
 @pytest.mark.django_db
 def test_audit_verify_names_a_well_chained_row_inserted_at_the_tail():
     events = record_events(10)
     # Linked and hashed correctly; only the chain head knows the log ended before it.
-    forged(events[-1].seq + 1, prev_hash=events[-1].hash)
+    forged(seq_of(events[-1]) + 1, prev_hash=events[-1].hash)
 
     message = broken_at()
-    assert f"event #{events[-1].seq + 1}: " in message
+    assert f"event #{seq_of(events[-1]) + 1}: " in message
     assert "inserted" in message
 
 
 @pytest.mark.django_db
 def test_audit_verify_names_a_well_chained_row_inserted_in_the_middle():
     events = record_events(20)
-    at = events[8].seq
+    at = seq_of(events[8])
     # Make room: every later row moves up one seq; then the forged row takes `at`.
     with tampering() as cursor:
         cursor.execute("UPDATE audit_auditevent SET seq = -seq - 1 WHERE seq >= %s", [at])
@@ -209,6 +217,30 @@ def test_the_database_refuses_update_and_delete_of_audit_events():
     record_events(3)
     assert_append_only_in_the_database()
     assert verify() == (AuditEvent.objects.count(), None)
+
+    # Sealing is the one update it allows, and only as sealing: a sealed row cannot be
+    # re-sealed, and an unsealed one cannot have its contents changed on the way.
+    sealed = AuditEvent.objects.order_by("seq").first()
+    assert sealed is not None
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=sealed.pk).update(seq=999, hash="0" * 64)
+    with transaction.atomic():
+        pending = record("test.event.pending")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=pending.pk).update(seq=999, action="test.forged")
+    assert seal() == 1
+    assert verify() == (AuditEvent.objects.count(), None)
+
+
+@pytest.mark.django_db
+def test_audit_verify_seals_what_is_committed_and_reports_what_is_not_sealed():
+    record_events(2)
+    with transaction.atomic():
+        record("test.event.late")
+    assert "(1 newer events not sealed yet)" in audit_verify("--no-seal")
+    assert unsealed() == 1
+    assert "audit chain intact: 3 events\n" in audit_verify()
+    assert unsealed() == 0
 
 
 @pytest.mark.django_db
@@ -231,7 +263,9 @@ def test_record_outside_a_transaction_raises():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_keep_one_unbroken_chain():
+def test_concurrent_writers_and_sealers_keep_one_unbroken_chain():
+    """Writers record side by side (nothing locks them) and each seals after its commit, as
+    the relay does: every event is sealed exactly once, into one unbroken chain."""
     writers, per_writer = 4, 15
     barrier = threading.Barrier(writers)
     errors: list[Exception] = []
@@ -242,6 +276,7 @@ def test_concurrent_writers_keep_one_unbroken_chain():
             for _ in range(per_writer):
                 with transaction.atomic():
                     record("test.event.concurrent")
+                seal(batch_size=3)
         except Exception as exc:
             errors.append(exc)
         finally:
@@ -255,6 +290,7 @@ def test_concurrent_writers_keep_one_unbroken_chain():
 
     assert errors == []
     assert AuditEvent.objects.filter(action="test.event.concurrent").count() == writers * per_writer
+    assert unsealed() == 0
     assert verify() == (AuditEvent.objects.count(), None)
 
 
@@ -262,7 +298,7 @@ def test_concurrent_writers_keep_one_unbroken_chain():
 def test_audit_verify_names_a_replaced_last_row():
     events = record_events(10)
     with tampering() as cursor:
-        cursor.execute("DELETE FROM audit_auditevent WHERE seq = %s", [events[-1].seq])
-    forged(events[-1].seq, prev_hash=events[-2].hash)
+        cursor.execute("DELETE FROM audit_auditevent WHERE seq = %s", [seq_of(events[-1])])
+    forged(seq_of(events[-1]), prev_hash=events[-2].hash)
 
-    assert f"event #{events[-1].seq}: the chain head does not match" in broken_at()
+    assert f"event #{seq_of(events[-1])}: the chain head does not match" in broken_at()

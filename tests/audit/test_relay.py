@@ -56,9 +56,9 @@ def test_the_relay_delivers_exactly_the_committed_events(receiver, domain, setti
     accepted = receiver.accepted()
     assert Counter(r["message"] for r in accepted) == {m.pk: 1 for m in messages.values()}
     bodies = {r["topic"]: r["body"] for r in accepted}
-    assert bodies["test.relay.first"]["payload"]["event"] == first.seq
+    assert bodies["test.relay.first"]["payload"]["event"] == first.pk
     assert bodies["test.relay.first"]["payload"]["domain"] == "alpha"
-    assert bodies["test.relay.second"]["payload"]["event"] == second.seq
+    assert bodies["test.relay.second"]["payload"]["event"] == second.pk
     assert bodies["test.relay.second"]["payload"]["details"] == {"n": 2}
 
     # The first attempt failed and was retried.
