@@ -5,18 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from accounts.roles import Perm, Role
-from approvals import kinds, services
+from accounts.roles import Role
+from approvals import services
 from approvals.models import ApprovalRequest
-
-KIND = kinds.register(
-    kinds.Kind(
-        name="test.console",
-        decide_permission=Perm.TRUSTSTORES_APPROVE,
-        submit_permission=Perm.TRUSTSTORES_SUBMIT,
-        audit_prefix="test.console",
-    )
-)
+from tests.approvals.testkind import TWO_PERSON as KIND
 
 pytestmark = pytest.mark.django_db
 
