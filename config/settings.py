@@ -130,6 +130,8 @@ STORAGES = {
 
 # --- security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# A console session lasts a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = env_int("ANCHORAGE_SESSION_SECONDS", 8 * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
