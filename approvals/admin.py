@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from approvals import services
 from approvals.models import ApprovalRequest, Decision
 from audit.admin_mixins import ReadOnlyAdmin
-from config.errors import Conflict
+from config.errors import Conflict, reason_of
 
 
 class DecisionInline(admin.TabularInline[Decision, ApprovalRequest]):
@@ -45,7 +45,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
             try:
                 services.approve(item.pk, request.user, "approved in the admin")
             except (PermissionDenied, ValidationError, Conflict) as exc:
-                self.message_user(request, f"#{item.pk}: {exc}", messages.ERROR)
+                self.message_user(request, f"#{item.pk}: {reason_of(exc)}", messages.ERROR)
             else:
                 self.message_user(request, f"#{item.pk}: approval recorded", messages.SUCCESS)
 

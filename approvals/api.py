@@ -82,7 +82,7 @@ class ApprovalRequestViewSet(
         return qs
 
     def _decided(self, request: ApprovalRequest) -> Response:
-        request.refresh_from_db()
+        # The service returns the request as it saved it: no need to read it again.
         return Response(ApprovalRequestSerializer(request).data)
 
     @extend_schema(request=CommentSerializer, responses=ApprovalRequestSerializer)

@@ -1,6 +1,6 @@
 """Errors the services raise; the API maps them to 400 / 403 / 409 with the reason."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 
 class Forbidden(PermissionDenied):
@@ -18,3 +18,10 @@ class Conflict(Exception):
 
 class NotFound(Exception):
     """No such object (404)."""
+
+
+def reason_of(exc: Exception) -> str:
+    """The refusal's reason as a person reads it (a ValidationError's messages, joined)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)

@@ -17,7 +17,7 @@ from accounts.roles import Perm, domains_with, has_perm
 from approvals.models import ApprovalRequest
 from approvals.services import approvals_count, approve, cancel, may_decide, reject
 from audit.models import AuditEvent
-from config.errors import Conflict
+from config.errors import Conflict, reason_of
 from console import health
 
 
@@ -105,16 +105,10 @@ def _decide(request: HttpRequest, item: ApprovalRequest) -> HttpResponse:
         try:
             deciders[verb](item.pk, request.user, comment)
         except (PermissionDenied, ValidationError, Conflict) as exc:
-            messages.error(request, _reason(exc))
+            messages.error(request, reason_of(exc))
         else:
             messages.success(request, f"Request #{item.pk}: {verb} recorded.")
     return redirect("console:approval", pk=item.pk)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    return str(exc)
 
 
 @login_required
