@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dj_database_url
 import django_stubs_ext
 
@@ -232,6 +234,21 @@ ANCHORAGE_LOGIN_LOCKOUT_SECONDS = env_int("ANCHORAGE_LOGIN_LOCKOUT_SECONDS", 900
 ANCHORAGE_WEBHOOK_TIMEOUT = float(env_int("ANCHORAGE_WEBHOOK_TIMEOUT", 5))
 ANCHORAGE_WEBHOOK_MAX_ATTEMPTS = env_int("ANCHORAGE_WEBHOOK_MAX_ATTEMPTS", 12)
 ANCHORAGE_WEBHOOK_BACKOFF_SECONDS = float(env_str("ANCHORAGE_WEBHOOK_BACKOFF_SECONDS", "2"))
+
+# --- PKI -----------------------------------------------------------------------------------
+# Key backends by alias (pki.crypto.backends): JSON in ANCHORAGE_KEY_BACKENDS, e.g.
+# {"hsm": {"BACKEND": "pki.crypto.backends.pkcs11.Pkcs11Backend", "OPTIONS": {...}}}.
+# "default" (software keys sealed with the KEK) is always there unless overridden.
+ANCHORAGE_KEY_BACKENDS = {
+    "default": {"BACKEND": "pki.crypto.backends.software.SoftwareBackend", "OPTIONS": {}},
+    **json.loads(env_str("ANCHORAGE_KEY_BACKENDS", "{}")),
+}
+# Where relying parties reach us: the base of the CRL, OCSP and caIssuers URLs we put in
+# certificates (RFC 5280 §4.2.1.13, §4.2.2.1). Plain HTTP is right for these (RFC 5280 §8).
+ANCHORAGE_PUBLIC_URL = env_str("ANCHORAGE_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# A domain's local, auto-generated root + issuing CA without a ceremony: for test set-ups and
+# the demo only; off in production.
+ANCHORAGE_LOCAL_PKI = env_bool("ANCHORAGE_LOCAL_PKI", not PRODUCTION)
 
 # --- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")

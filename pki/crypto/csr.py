@@ -1,0 +1,141 @@
+"""Inspecting PKCS#10 certificate requests (RFC 2986): everything a profile decides on."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtensionOID
+
+from pki.crypto.names import eku_name, name_pairs
+
+
+class CsrError(ValueError):
+    """Not a PKCS#10 request we can read."""
+
+
+@dataclass(frozen=True)
+class CsrInfo:
+    der: bytes
+    subject: list[tuple[str, str]]  # (attribute short name or dotted OID, value), in order
+    subject_text: str
+    public_key_der: bytes  # SubjectPublicKeyInfo
+    key_type: str  # "rsa" | "ec" | "ed25519" | "ed448" | "other"
+    key_size: int  # RSA modulus bits, EC field bits, 256 for Ed25519
+    curve: str | None  # "P-256", "P-384", "P-521", other names as given
+    signature_valid: bool
+    signature_hash: str | None
+    dns_names: list[str] = field(default_factory=list)
+    ip_addresses: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    uris: list[str] = field(default_factory=list)
+    requested_extensions: list[str] = field(default_factory=list)
+    requested_ekus: list[str] = field(default_factory=list)
+    challenge_password: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.der).hexdigest()
+
+    def subject_value(self, name: str) -> str | None:
+        return next((v for k, v in self.subject if k == name), None)
+
+
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+_PEM = re.compile(rb"-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----(.+?)-----END", re.S)
+
+
+def decode(data: bytes | str) -> bytes:
+    """PEM, or DER, or base64 of DER (what EST sends, RFC 7030 §4.2.1) → DER."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    match = _PEM.search(raw)
+    if match:
+        raw = match.group(1)
+    elif raw[:1] == b"\x30":
+        return raw
+    try:
+        return base64.b64decode(b"".join(raw.split()), validate=True)
+    except ValueError:
+        raise CsrError("not a PEM, DER or base64 PKCS#10 request") from None
+
+
+def inspect(data: bytes | str) -> CsrInfo:
+    der = decode(data)
+    try:
+        csr = x509.load_der_x509_csr(der)
+        subject = csr.subject
+        public_key = csr.public_key()
+    except ValueError as exc:
+        raise CsrError(f"not a PKCS#10 request: {exc}") from None
+    try:
+        signature_valid = csr.is_signature_valid
+    except Exception:  # an algorithm we cannot check counts as not proven
+        signature_valid = False
+    key_type, key_size, curve = _key_facts(public_key)
+    info = CsrInfo(
+        der=der,
+        subject=name_pairs(subject),
+        subject_text=subject.rfc4514_string(),
+        public_key_der=public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        key_type=key_type,
+        key_size=key_size,
+        curve=curve,
+        signature_valid=signature_valid,
+        signature_hash=_hash_name(csr),
+    )
+    try:
+        extensions = csr.extensions
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise CsrError(f"unreadable requested extensions: {exc}") from None
+    for ext in extensions:
+        info.requested_extensions.append(ext.oid._name if ext.oid._name else ext.oid.dotted_string)
+        if ext.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME:
+            san = ext.value
+            assert isinstance(san, x509.SubjectAlternativeName)
+            info.dns_names.extend(san.get_values_for_type(x509.DNSName))
+            info.ip_addresses.extend(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+            info.emails.extend(san.get_values_for_type(x509.RFC822Name))
+            info.uris.extend(san.get_values_for_type(x509.UniformResourceIdentifier))
+        elif ext.oid == ExtensionOID.EXTENDED_KEY_USAGE:
+            assert isinstance(ext.value, x509.ExtendedKeyUsage)
+            info.requested_ekus.extend(eku_name(oid) for oid in ext.value)
+    try:
+        password = csr.attributes.get_attribute_for_oid(
+            x509.oid.AttributeOID.CHALLENGE_PASSWORD
+        ).value
+        object.__setattr__(
+            info,
+            "challenge_password",
+            password.decode(errors="replace") if isinstance(password, bytes) else password,
+        )
+    except (x509.AttributeNotFound, ValueError):
+        pass
+    return info
+
+
+def _hash_name(csr: x509.CertificateSigningRequest) -> str | None:
+    try:
+        algorithm = csr.signature_hash_algorithm
+    except Exception:  # unsupported algorithm
+        return None
+    return algorithm.name if algorithm is not None else None
+
+
+def _key_facts(public_key: object) -> tuple[str, int, str | None]:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "rsa", public_key.key_size, None
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        name = public_key.curve.name
+        return "ec", public_key.curve.key_size, _CURVES.get(name, name)
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "ed25519", 256, None
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "ed448", 456, None
+    return "other", 0, None
