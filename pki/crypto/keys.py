@@ -120,3 +120,18 @@ def public_pem(public_key: PublicKeyTypes) -> str:
 def load_public_pem(pem: str | bytes) -> PublicKeyTypes:
     data = pem.encode() if isinstance(pem, str) else pem
     return serialization.load_pem_public_key(data)
+
+
+def public_der(public_key: PublicKeyTypes) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def public_der_of_private(pkcs8_der: bytes) -> bytes:
+    """The SubjectPublicKeyInfo of a private key, to match it with a certificate."""
+    try:
+        key = serialization.load_der_private_key(pkcs8_der, password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyBackendError(f"not a readable private key: {exc}") from None
+    return public_der(key.public_key())

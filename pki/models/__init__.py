@@ -1,0 +1,24 @@
+"""PKI state: domains, CAs and ceremonies, profiles, issued certificates and requests.
+
+Written only by pki.services; everything else reads through selectors or the services.
+"""
+
+from pki.models.cas import Ceremony, CertificateAuthority, CrossCertificate
+from pki.models.certificates import CertificateRequest, IdempotencyKey, IssuedCertificate
+from pki.models.domains import Domain, Protocol, default_protocols, validate_protocols
+from pki.models.profiles import Profile, ProfileVersion
+
+__all__ = [
+    "Ceremony",
+    "CertificateAuthority",
+    "CertificateRequest",
+    "CrossCertificate",
+    "Domain",
+    "IdempotencyKey",
+    "IssuedCertificate",
+    "Profile",
+    "ProfileVersion",
+    "Protocol",
+    "default_protocols",
+    "validate_protocols",
+]

@@ -1,0 +1,57 @@
+"""Reading CAs: the active successor, chains, the URLs relying parties use."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from pki.crypto import certs
+from pki.models import CertificateAuthority
+
+
+class CaUnavailable(Exception):
+    """No active CA can sign (retired, or a chain of successors that ends nowhere)."""
+
+
+def urls(slug: str) -> dict[str, str]:
+    base = settings.ANCHORAGE_PUBLIC_URL
+    return {
+        "crl": f"{base}/crl/{slug}.crl",
+        "ocsp": f"{base}/ocsp/{slug}/",
+        "ca_issuers": f"{base}/ca/{slug}.crt",
+    }
+
+
+def active(ca: CertificateAuthority) -> CertificateAuthority:
+    """The CA that signs for `ca` now: itself, or the successor that superseded it."""
+    seen = set()
+    while ca.status == CertificateAuthority.Status.SUPERSEDED and ca.superseded_by_id:
+        if ca.pk in seen:
+            break
+        seen.add(ca.pk)
+        ca = CertificateAuthority.objects.get(pk=ca.superseded_by_id)
+    if ca.status != CertificateAuthority.Status.ACTIVE:
+        raise CaUnavailable(f"CA {ca.slug} is {ca.status}")
+    return ca
+
+
+def chain(ca: CertificateAuthority) -> list[bytes]:
+    """DER certificates from `ca` up to and including its root, issuing CA first."""
+    out: list[bytes] = []
+    node: CertificateAuthority | None = ca
+    while node is not None and len(out) < 10:
+        out.append(bytes(node.certificate))
+        if node.parent_id is None:
+            out += [bytes.fromhex(h) for h in node.external_chain]
+            break
+        node = node.parent
+    return out
+
+
+def issuing_chain(ca: CertificateAuthority) -> list[bytes]:
+    """What we hand out beside a leaf: the chain without a self-signed root (RFC 8446
+    §4.4.2 lets the root be omitted; relying parties have it)."""
+    return [der for der in chain(ca) if not certs.info(der).self_signed]
+
+
+def root_of(ca: CertificateAuthority) -> bytes:
+    return chain(ca)[-1]

@@ -1,0 +1,208 @@
+"""Starting m-of-n key ceremonies and registering them with the approval engine.
+
+start() checks the operation's parameters up front (so a bad request is a 400 now, not a
+failed task later), seals any secret (an imported key) with the KEK, and submits an
+approval request naming the custodians. When m of them approve, the engine runs
+`hierarchy.execute` in a Celery task, which checks the quorum again itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import transaction
+
+from accounts.roles import Perm, has_perm
+from approvals import kinds
+from approvals import services as approvals
+from approvals.models import ApprovalRequest
+from audit.services import record
+from config.errors import Forbidden
+from pki.crypto.backends import configured, get_backend
+from pki.crypto.keys import KeyAlgorithm, KeyBackendError
+from pki.crypto.pkcs import ContainerError
+from pki.crypto.sealing import seal
+from pki.models import Ceremony, CertificateAuthority, Domain
+from pki.services.ceremony_rules import SECRET_PURPOSE
+
+KIND = "pki.ceremony"
+Op = Ceremony.Operation
+
+
+@transaction.atomic
+def start(
+    domain: Domain,
+    operation: str,
+    *,
+    purpose: str,
+    threshold: int,
+    custodians: list[User],
+    started_by: User,
+    params: dict[str, Any] | None = None,
+    secret: dict[str, Any] | None = None,
+) -> Ceremony:
+    if not has_perm(started_by, Perm.CEREMONIES_PROPOSE, domain):
+        raise Forbidden(f"you do not hold {Perm.CEREMONIES_PROPOSE.value} in domain {domain.slug}")
+    if operation not in Op.values:
+        raise ValidationError(f"operation is one of {', '.join(Op.values)}")
+    if not purpose.strip():
+        raise ValidationError("a ceremony needs a purpose")
+    if not 1 <= threshold <= len(custodians):
+        raise ValidationError("the threshold m must be between 1 and the number of custodians n")
+    for user in custodians:
+        if not has_perm(user, Perm.CEREMONIES_APPROVE, domain):
+            raise ValidationError(f"{user.get_username()} is not a custodian in {domain.slug}")
+    params = _check_params(domain, operation, dict(params or {}), secret)
+    approval = approvals.submit(
+        kind=KIND,
+        domain=domain,
+        subject_type="pki.ceremony",
+        subject_id="pending",
+        submitter=started_by,
+        summary=f"{operation}: {purpose}",
+        payload={"operation": operation, "params": params},
+        required_approvals=threshold,
+        eligible_users=custodians,
+    )
+    ceremony = Ceremony.objects.create(
+        domain=domain,
+        operation=operation,
+        purpose=purpose[:300],
+        params=params,
+        sealed_secret=seal(json.dumps(secret).encode(), SECRET_PURPOSE) if secret else None,
+        threshold=threshold,
+        approval=approval,
+        started_by=started_by,
+    )
+    approval.subject_id = str(ceremony.pk)
+    approval.save(update_fields=["subject_id"])
+    record(
+        "ca.ceremony.started",
+        actor=started_by,
+        domain=domain,
+        obj=ceremony,
+        details={
+            "ceremony_id": ceremony.pk,
+            "operation": operation,
+            "purpose": purpose,
+            "threshold": threshold,
+            "custodians": [u.get_username() for u in custodians],
+            "params": params,
+        },
+    )
+    return ceremony
+
+
+def approve(ceremony: Ceremony, custodian: User, comment: str = "") -> Ceremony:
+    approvals.approve(ceremony.approval_id, custodian, comment)
+    ceremony.refresh_from_db()
+    return ceremony
+
+
+def _check_params(
+    domain: Domain, operation: str, p: dict[str, Any], secret: dict[str, Any] | None
+) -> dict[str, Any]:
+    if operation in (Op.CREATE_ROOT, Op.CREATE_INTERMEDIATE, Op.IMPORT):
+        slug = str(p.get("slug") or "")
+        validate_slug(slug)
+        if CertificateAuthority.objects.filter(slug=slug).exists():
+            raise ValidationError(f"a CA named {slug} exists")
+    if operation in (Op.CREATE_ROOT, Op.CREATE_INTERMEDIATE, Op.ROTATE):
+        _check_key(p)
+    if operation == Op.CREATE_INTERMEDIATE:
+        _existing(domain, p.get("parent"), "parent", needs_key=True)
+    if operation == Op.ROTATE:
+        _existing(domain, p.get("ca"), "ca", needs_key=True)
+    if operation == Op.CROSS_SIGN:
+        _existing(domain, p.get("ca"), "ca", needs_key=False)
+        _existing(domain, p.get("issuer"), "issuer", needs_key=True)
+        if p.get("ca") == p.get("issuer"):
+            raise ValidationError("a CA does not cross-sign itself")
+    if operation == Op.IMPORT:
+        if p.get("parent"):
+            _existing(domain, p["parent"], "parent", needs_key=False)
+        if not p.get("upstream"):
+            _check_import_secret(domain, p, secret)
+    for key in ("validity_days", "path_length"):
+        if p.get(key) is not None and (not isinstance(p[key], int) or p[key] < 0):
+            raise ValidationError(f"{key} must be a non-negative integer")
+    return p
+
+
+def _check_key(p: dict[str, Any]) -> None:
+    alias = p.get("key_backend") or "default"
+    if alias not in configured():
+        raise ValidationError(f"no key backend named {alias}")
+    try:
+        algorithm = KeyAlgorithm(p.get("algorithm") or KeyAlgorithm.EC_P256)
+        if algorithm not in get_backend(alias).algorithms():
+            raise ValidationError(f"key backend {alias} cannot make {algorithm} keys")
+    except (ValueError, KeyBackendError) as exc:
+        raise ValidationError(f"algorithm: {exc}") from None
+
+
+def _existing(domain: Domain, slug: object, field: str, *, needs_key: bool) -> CertificateAuthority:
+    ca = CertificateAuthority.objects.filter(domain=domain, slug=str(slug or "")).first()
+    if ca is None:
+        raise ValidationError(f"{field}: no CA {slug!r} in domain {domain.slug}")
+    if needs_key and not ca.key_ref:
+        raise ValidationError(f"{field}: CA {ca.slug} has no key here to sign with")
+    return ca
+
+
+def _check_import_secret(domain: Domain, p: dict[str, Any], secret: dict[str, Any] | None) -> None:
+    from pki.services.hierarchy import check_import, read_import_secret
+
+    if not secret:
+        raise ValidationError("an import needs the PKCS#12 file or the key and certificate")
+    if secret.get("pkcs12"):
+        try:
+            base64.b64decode(secret["pkcs12"], validate=True)
+        except ValueError:
+            raise ValidationError("pkcs12 must be base64") from None
+    parent = (
+        CertificateAuthority.objects.filter(domain=domain, slug=p["parent"]).first()
+        if p.get("parent")
+        else None
+    )
+    try:
+        check_import(read_import_secret(seal(json.dumps(secret).encode(), SECRET_PURPOSE)), parent)
+    except (ContainerError, KeyBackendError) as exc:
+        raise ValidationError(str(exc)) from None
+
+
+# --- approval engine hooks ----------------------------------------------------------------------
+
+
+def _action(request: ApprovalRequest) -> dict[str, Any]:
+    from pki.services.hierarchy import execute
+
+    return execute(int(request.subject_id))
+
+
+def _on_final(request: ApprovalRequest) -> None:
+    states: dict[str, str] = {
+        ApprovalRequest.State.APPROVED: Ceremony.State.APPROVED,
+        ApprovalRequest.State.REJECTED: Ceremony.State.REJECTED,
+        ApprovalRequest.State.CANCELLED: Ceremony.State.CANCELLED,
+    }
+    Ceremony.objects.filter(approval=request).update(state=states[request.state])
+
+
+def register_kind() -> None:
+    kinds.register(
+        kinds.Kind(
+            name=KIND,
+            decide_permission=Perm.CEREMONIES_APPROVE,
+            submit_permission=Perm.CEREMONIES_PROPOSE,
+            audit_prefix="ca.ceremony",
+            action=_action,
+            on_final=_on_final,
+            default_approvals=2,
+        )
+    )
