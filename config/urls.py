@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from console.views import healthz
+from pki.views import ca_certificate
 
 handler403 = "config.api.handler403"
 handler404 = "config.api.handler404"
@@ -12,6 +13,7 @@ admin.site.site_title = "Anchorage"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("ca/<slug:slug>.crt", ca_certificate, name="ca-certificate"),
     path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
     path("admin/", admin.site.urls),
     path("", include("console.urls")),

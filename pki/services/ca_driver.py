@@ -18,7 +18,11 @@ def sign(
 ) -> tuple[bytes, list[bytes]]:
     """The signed certificate (DER) and its chain (DER, issuing CA first, no root)."""
     if ca.kind == CertificateAuthority.Kind.UPSTREAM:
-        return _sign_upstream(ca, csr_der, validity_days)
+        der, chain = _sign_upstream(ca, csr_der, validity_days)
+        # Trust, but check: the upstream must have certified the key we were asked to.
+        if not certs.public_key_matches(der, template.public_key_der):
+            raise UpstreamFailed(f"upstream CA {ca.slug} returned a certificate for another key")
+        return der, chain
     signer = get_signer(ca.key_backend, ca.key_ref)
     return certs.build(template, signer, bytes(ca.certificate)), cas.issuing_chain(ca)
 
@@ -30,8 +34,11 @@ def _sign_upstream(
 
     config = dict(ca.upstream)
     algorithm = config.pop("signing_algorithm", None) or _pca_algorithm(ca.key_algorithm)
+    template_arn = config.pop("template_arn", None)
     try:
-        issued = PrivateCA(**config).issue(csr_der, validity_days, algorithm)
+        issued = PrivateCA(**config).issue(
+            csr_der, validity_days, algorithm, template_arn=template_arn
+        )
     except UpstreamError as exc:
         raise UpstreamFailed(f"upstream CA {ca.slug}: {exc}") from None
     chain = [d for d in issued.chain_der if not certs.info(d).self_signed]

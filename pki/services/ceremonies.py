@@ -126,12 +126,30 @@ def _check_params(
     if operation == Op.IMPORT:
         if p.get("parent"):
             _existing(domain, p["parent"], "parent", needs_key=False)
-        if not p.get("upstream"):
+        if p.get("upstream"):
+            _check_upstream(p["upstream"])
+        else:
             _check_import_secret(domain, p, secret)
     for key in ("validity_days", "path_length"):
         if p.get(key) is not None and (not isinstance(p[key], int) or p[key] < 0):
             raise ValidationError(f"{key} must be a non-negative integer")
     return p
+
+
+_UPSTREAM_FIELDS = {"arn", "region", "endpoint_url", "signing_algorithm", "template_arn"}
+
+
+def _check_upstream(config: object) -> None:
+    """An AWS Private CA: its ARN and region. Credentials never go in the database: boto3
+    finds them in the environment or the instance role."""
+    if not isinstance(config, dict) or not config.get("arn") or not config.get("region"):
+        raise ValidationError("upstream needs arn and region")
+    unknown = set(config) - _UPSTREAM_FIELDS
+    if unknown:
+        raise ValidationError(
+            f"upstream takes {', '.join(sorted(_UPSTREAM_FIELDS))}; credentials come from the "
+            f"environment, not the request (got {', '.join(sorted(unknown))})"
+        )
 
 
 def _check_key(p: dict[str, Any]) -> None:

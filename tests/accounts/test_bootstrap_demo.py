@@ -66,10 +66,9 @@ def test_prints_the_contracts_keys() -> None:
         assert all(isinstance(v, str) and v for v in login.values()), name
     assert len({login["username"] for _, login in logins(demo)}) == 9
     assert len({login["token"] for _, login in logins(demo)}) == 9
-    # The CA, EST, CMP and ACME parts are filled in by the issues that build them; once
-    # present they follow the contract.
-    if demo["cas"]:
-        assert set(demo["cas"]) >= {"root", "issuing"}
+    assert set(demo["cas"]) >= {"root", "issuing"}
+    # EST, CMP and ACME are filled in by the issues that build them; once present they
+    # follow the contract.
     if demo["est"]:
         assert set(demo["est"]) >= {"username", "password"}
     if demo["cmp"]:
@@ -127,3 +126,16 @@ def test_plain_output_names_every_login() -> None:
     for _, login in logins(demo):
         assert login["username"] in text
         assert login["password"] in text
+
+
+def test_demo_cas_and_profiles_issue_under_demo_test() -> None:
+    from pki.models import CertificateAuthority, Profile
+
+    demo = bootstrap()
+    root = CertificateAuthority.objects.get(slug=demo["cas"]["root"])
+    issuing = CertificateAuthority.objects.get(slug=demo["cas"]["issuing"])
+    assert issuing.parent == root and root.parent is None
+    names = set(Profile.objects.filter(domain__slug="demo").values_list("name", flat=True))
+    assert names >= {"tls-server", "tls-client", "device"}
+    for profile in Profile.objects.filter(domain__slug="demo"):
+        assert profile.current_version == 1  # running twice made no new version

@@ -5,8 +5,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.demo import DEMO_USERS, ensure_user
-from pki.models import Domain, Protocol
+from pki.crypto.keys import KeyAlgorithm
+from pki.models import CertificateAuthority, Domain, Protocol
+from pki.services.default_profiles import ensure_default_profiles
 from pki.services.domains import create_domain
+from pki.services.hierarchy import create_local_pki
+
+DEMO_SUFFIXES = ["demo.test", "localhost"]
 
 
 class Command(BaseCommand):
@@ -25,6 +30,8 @@ class Command(BaseCommand):
                 is_default=not Domain.objects.filter(is_default=True).exists(),
             )
             logins = {u: ensure_user(u, role, su, domain) for u, role, su in DEMO_USERS}
+            root, issuing = _demo_cas(domain)
+            ensure_default_profiles(domain, issuing, DEMO_SUFFIXES)
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
             name: login.as_dict()
@@ -34,7 +41,7 @@ class Command(BaseCommand):
         users["custodians"] = custodians
         out = {
             "domain": domain.slug,
-            "cas": {},
+            "cas": {"root": root.slug, "issuing": issuing.slug},
             "users": users,
             "est": {},
             "cmp": {},
@@ -43,6 +50,18 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(out, indent=2))
             return
-        self.stdout.write(f"demo domain: {domain.slug}")
+        self.stdout.write(f"demo domain: {domain.slug} (CAs {root.slug} > {issuing.slug})")
         for name, login in logins.items():
             self.stdout.write(f"  {name:<11} password {login.password}  token {login.token}")
+
+
+def _demo_cas(domain: Domain) -> tuple[CertificateAuthority, CertificateAuthority]:
+    """The demo's local root + issuing CA, made once (no ceremony: ANCHORAGE_LOCAL_PKI)."""
+    existing = CertificateAuthority.objects.filter(domain=domain, parent__isnull=True).first()
+    if existing is None:
+        return create_local_pki(domain, KeyAlgorithm.EC_P256)
+    issuing = CertificateAuthority.objects.filter(
+        domain=domain, parent=existing, status=CertificateAuthority.Status.ACTIVE
+    ).first()
+    assert issuing is not None, "the demo root has no active issuing CA"
+    return existing, issuing
