@@ -1,0 +1,1 @@
+"""Upstream issuers: CAs outside Anchorage that sign certificates for us (AWS Private CA)."""
