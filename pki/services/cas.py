@@ -47,10 +47,19 @@ def chain(ca: CertificateAuthority) -> list[bytes]:
     return out
 
 
+_issuing_chains: dict[tuple[int, str], list[bytes]] = {}
+
+
 def issuing_chain(ca: CertificateAuthority) -> list[bytes]:
     """What we hand out beside a leaf: the chain without a self-signed root (RFC 8446
-    §4.4.2 lets the root be omitted; relying parties have it)."""
-    return [der for der in chain(ca) if not certs.info(der).self_signed]
+    §4.4.2 lets the root be omitted; relying parties have it). CA certificates never change
+    under a CA's row, so the answer is kept per process, keyed by the certificate."""
+    key = (ca.pk, ca.fingerprint)
+    found = _issuing_chains.get(key)
+    if found is None:
+        found = [der for der in chain(ca) if not certs.info(der).self_signed]
+        _issuing_chains[key] = found
+    return list(found)
 
 
 def root_of(ca: CertificateAuthority) -> bytes:
