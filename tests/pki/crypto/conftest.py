@@ -38,4 +38,6 @@ def softhsm_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pkcs11
         done = subprocess.run([*init, "--so-pin", "5678"], capture_output=True, text=True)
         if done.returncode != 0:
             pytest.fail(f"softhsm2-util --init-token failed: {done.stderr}", pytrace=False)
-        yield Pkcs11Backend(alias="hsm", module=SOFTHSM_MODULE, token=SOFTHSM_TOKEN, pin=SOFTHSM_PIN)
+        yield Pkcs11Backend(
+            alias="hsm", module=SOFTHSM_MODULE, token=SOFTHSM_TOKEN, pin=SOFTHSM_PIN
+        )
