@@ -22,7 +22,7 @@ from approvals import kinds
 from approvals import services as approvals
 from approvals.models import ApprovalRequest
 from audit.services import record
-from config.errors import Forbidden
+from config.errors import Conflict, Forbidden
 from pki.crypto.backends import configured, get_backend
 from pki.crypto.keys import KeyAlgorithm, KeyBackendError
 from pki.crypto.pkcs import ContainerError
@@ -115,12 +115,12 @@ def _check_params(
     if operation in (Op.CREATE_ROOT, Op.CREATE_INTERMEDIATE, Op.ROTATE):
         _check_key(p)
     if operation == Op.CREATE_INTERMEDIATE:
-        _existing(domain, p.get("parent"), "parent", needs_key=True)
+        _signs_cas(_existing(domain, p.get("parent"), "parent", needs_key=True, active=True))
     if operation == Op.ROTATE:
-        _existing(domain, p.get("ca"), "ca", needs_key=True)
+        _existing(domain, p.get("ca"), "ca", needs_key=True, active=True)
     if operation == Op.CROSS_SIGN:
         _existing(domain, p.get("ca"), "ca", needs_key=False)
-        _existing(domain, p.get("issuer"), "issuer", needs_key=True)
+        _signs_cas(_existing(domain, p.get("issuer"), "issuer", needs_key=True, active=True))
         if p.get("ca") == p.get("issuer"):
             raise ValidationError("a CA does not cross-sign itself")
     if operation == Op.IMPORT:
@@ -129,6 +129,9 @@ def _check_params(
         if p.get("upstream"):
             _check_upstream(p["upstream"])
         else:
+            alias = p.get("key_backend") or "default"
+            if alias not in configured():
+                raise ValidationError(f"no key backend named {alias}")
             _check_import_secret(domain, p, secret)
     for key in ("validity_days", "path_length"):
         if p.get(key) is not None and (not isinstance(p[key], int) or p[key] < 0):
@@ -164,13 +167,23 @@ def _check_key(p: dict[str, Any]) -> None:
         raise ValidationError(f"algorithm: {exc}") from None
 
 
-def _existing(domain: Domain, slug: object, field: str, *, needs_key: bool) -> CertificateAuthority:
+def _existing(
+    domain: Domain, slug: object, field: str, *, needs_key: bool, active: bool = False
+) -> CertificateAuthority:
     ca = CertificateAuthority.objects.filter(domain=domain, slug=str(slug or "")).first()
     if ca is None:
         raise ValidationError(f"{field}: no CA {slug!r} in domain {domain.slug}")
     if needs_key and not ca.key_ref:
         raise ValidationError(f"{field}: CA {ca.slug} has no key here to sign with")
+    # execute() checks again; this answers a request that cannot run now, not later.
+    if active and ca.status != CertificateAuthority.Status.ACTIVE:
+        raise ValidationError(f"{field}: CA {ca.slug} is {ca.status}")
     return ca
+
+
+def _signs_cas(ca: CertificateAuthority) -> None:
+    if ca.path_length == 0:
+        raise ValidationError(f"CA {ca.slug} has path length 0 and cannot sign a CA")
 
 
 def _check_import_secret(domain: Domain, p: dict[str, Any], secret: dict[str, Any] | None) -> None:
@@ -200,7 +213,13 @@ def _check_import_secret(domain: Domain, p: dict[str, Any], secret: dict[str, An
 def _action(request: ApprovalRequest) -> dict[str, Any]:
     from pki.services.hierarchy import execute
 
-    return execute(int(request.subject_id))
+    try:
+        return execute(int(request.subject_id))
+    except Conflict as exc:
+        if exc.code != "already_done":
+            raise
+        # Another path (run_ceremony, the admin action) ran it first: nothing left to do.
+        return dict(Ceremony.objects.get(pk=int(request.subject_id)).result)
 
 
 def _on_final(request: ApprovalRequest) -> None:

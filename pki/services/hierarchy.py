@@ -75,7 +75,13 @@ def _rotate(ceremony: Ceremony) -> CertificateAuthority:
     old = CertificateAuthority.objects.select_for_update().get(domain=ceremony.domain, slug=p["ca"])
     if old.status != CertificateAuthority.Status.ACTIVE:
         raise Conflict(f"CA {old.slug} is {old.status}; only an active CA rotates", "not_active")
-    parent = _signing_ca(ceremony.domain, old.parent.slug) if old.parent else None
+    parent = None
+    if old.parent is not None:
+        # After the parent itself rotated, the new CA is signed by the parent's successor.
+        try:
+            parent = _signing_ca(ceremony.domain, cas.active(old.parent).slug)
+        except cas.CaUnavailable as exc:
+            raise Conflict(str(exc), "not_active") from None
     params = {
         "slug": p.get("new_slug") or _next_slug(old.slug),
         "name": old.name,
@@ -85,6 +91,7 @@ def _rotate(ceremony: Ceremony) -> CertificateAuthority:
         "validity_days": p.get("validity_days"),
         "path_length": old.path_length,
         "permitted_dns": old.name_constraints.get("permitted_dns", []),
+        "excluded_dns": old.name_constraints.get("excluded_dns", []),
     }
     new = _new_ca(ceremony.domain, params, parent=parent, ceremony=ceremony, event=None)
     old.status = CertificateAuthority.Status.SUPERSEDED
@@ -342,13 +349,17 @@ def _cross_certificate(
 
 def _check_can_sign_ca(parent: CertificateAuthority, template: certs.CertTemplate) -> None:
     """RFC 5280 §4.2.1.9: a CA with pathLenConstraint 0 signs no CA below it, and a child
-    cannot allow a longer path than its parent leaves."""
+    cannot allow a longer path than its parent leaves. A self-issued certificate (same
+    subject and issuer name: a root rotation's link) does not count as a step in the path
+    (§6.1.4 (l)), so it may keep the parent's own limit."""
     if parent.kind == CertificateAuthority.Kind.UPSTREAM or not parent.key_ref:
         raise ValidationError(f"CA {parent.slug} has no key here to sign with")
     if parent.path_length is not None:
-        if parent.path_length == 0:
+        parent_subject = certs.info(bytes(parent.certificate)).subject
+        self_issued = [tuple(x) for x in template.subject] == [tuple(x) for x in parent_subject]
+        if parent.path_length == 0 and not self_issued:
             raise ValidationError(f"CA {parent.slug} has path length 0 and cannot sign a CA")
-        limit = parent.path_length - 1
+        limit = parent.path_length if self_issued else parent.path_length - 1
         if template.path_length is None or template.path_length > limit:
             template.path_length = limit
 

@@ -296,21 +296,32 @@ def test_signing_from_two_threads(softhsm_backend: Pkcs11Backend) -> None:
 
 
 def test_signing_after_fork(softhsm_backend: Pkcs11Backend) -> None:
-    signer = new_signer(softhsm_backend, KeyAlgorithm.EC_P256, "fork")
-    assert verify(signer.public_key(), signer.sign(b"parent"), b"parent")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: the backend re-initialises the module and logs in again
-        try:
-            os.write(write, signer.sign(b"child"))
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        child_signature = pipe.read()
-    os.waitpid(pid, 0)
-    assert verify(signer.public_key(), child_signature, b"child")
-    assert verify(signer.public_key(), signer.sign(b"parent again"), b"parent again")
+    # In a fresh process (as a gunicorn or Celery parent would be), not this test process,
+    # whose other tests leave threads and library state of their own behind.
+    script = (
+        "import os\n"
+        "from pki.crypto.backends.pkcs11 import Pkcs11Backend\n"
+        "from pki.crypto.keys import KeyAlgorithm, verify\n"
+        f"b = Pkcs11Backend(alias='f', module={SOFTHSM_MODULE!r}, token={SOFTHSM_TOKEN!r},"
+        f" pin={SOFTHSM_PIN!r})\n"
+        "s = b.signer(b.generate(KeyAlgorithm.EC_P256, 'fork').reference)\n"
+        "assert verify(s.public_key(), s.sign(b'parent'), b'parent')\n"
+        "r, w = os.pipe()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    try:\n        os.write(w, s.sign(b'child'))\n"
+        "    finally:\n        os._exit(0)\n"
+        "os.close(w)\n"
+        "child = os.fdopen(r, 'rb').read()\n"
+        "os.waitpid(pid, 0)\n"
+        "print('child ok' if verify(s.public_key(), child, b'child') else 'child failed')\n"
+        "print('parent ok' if verify(s.public_key(), s.sign(b'again'), b'again') else 'no')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["child", "ok", "parent", "ok"], result.stdout + result.stderr
 
 
 def test_configured_through_the_backend_registry(

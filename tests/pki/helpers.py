@@ -1,0 +1,146 @@
+"""Shared by the hierarchy, ceremony, command and admin tests: the people of a ceremony, a
+helper that takes a ceremony through quorum and the approval engine's task, openssl verify."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from django.contrib.auth.models import User
+
+from accounts.roles import Role
+from approvals import services as approvals
+from approvals.tasks import run_action
+from pki.crypto import certs
+from pki.models import Ceremony, Domain
+from pki.services import ceremonies
+
+TLS_SERVER = {
+    "key_types": ["rsa", "ec"],
+    "ekus": ["serverAuth"],
+    "key_usage": ["digitalSignature"],
+    "validity_days": 90,
+    "max_validity_days": 397,
+    "dns_suffixes": ["alpha.test", "localhost"],
+}
+
+_names = itertools.count(1)
+
+
+@dataclass
+class People:
+    domain: Domain
+    operator: User  # proposes ceremonies, issues certificates
+    custodians: list[User]  # three named custodians
+
+    def start(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        secret: dict[str, Any] | None = None,
+        threshold: int = 2,
+        purpose: str = "test ceremony",
+    ) -> Ceremony:
+        return ceremonies.start(
+            self.domain,
+            operation,
+            purpose=purpose,
+            threshold=threshold,
+            custodians=self.custodians,
+            started_by=self.operator,
+            params=params,
+            secret=secret,
+        )
+
+    def approve(self, ceremony: Ceremony, count: int) -> Ceremony:
+        """Approvals from the first `count` custodians (those who have not yet decided)."""
+        decided = set(ceremony.approval.decisions.values_list("approver_id", flat=True))
+        for custodian in self.custodians[:count]:
+            if custodian.pk not in decided:
+                approvals.approve(ceremony.approval_id, custodian, "agreed")
+        ceremony.refresh_from_db()
+        return ceremony
+
+    def run(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        secret: dict[str, Any] | None = None,
+    ) -> Ceremony:
+        """Start, collect the quorum (2 of 3), and run the engine's task as a worker would."""
+        ceremony = self.approve(self.start(operation, params, secret=secret), 2)
+        assert run_action(ceremony.approval_id) == "done", ceremony.approval.action_result
+        ceremony.refresh_from_db()
+        assert ceremony.state == Ceremony.State.DONE, ceremony.result
+        return ceremony
+
+
+def make_people(make_user: Any, domain: Domain) -> People:
+    n = next(_names)
+    return People(
+        domain=domain,
+        operator=make_user(f"op{n}", Role.OPERATOR, domain),
+        custodians=[make_user(f"cust{n}-{i}", Role.CUSTODIAN, domain) for i in (1, 2, 3)],
+    )
+
+
+def write_pem(path: Path, *ders: bytes) -> Path:
+    path.write_text("".join(certs.der_to_pem(bytes(d)) for d in ders))
+    return path
+
+
+def openssl_verify(
+    tmp_path: Path,
+    *,
+    trusted: list[bytes],
+    untrusted: list[bytes],
+    target: bytes,
+    extra: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """`openssl verify -CAfile <trusted> [-untrusted <untrusted>] <target>`."""
+    n = next(_names)
+    args = [
+        "openssl",
+        "verify",
+        *extra,
+        "-CAfile",
+        str(write_pem(tmp_path / f"ca{n}.pem", *trusted)),
+    ]
+    if untrusted:
+        args += ["-untrusted", str(write_pem(tmp_path / f"untrusted{n}.pem", *untrusted))]
+    args.append(str(write_pem(tmp_path / f"target{n}.pem", target)))
+    return subprocess.run(args, capture_output=True, text=True, check=False)
+
+
+def import_secret(key: Any, cn: str = "Imported Root") -> dict[str, str]:
+    """The secret of an import ceremony: `key` (PEM) and a self-signed CA certificate for it."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return {
+        "private_key": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+        "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
+    }
