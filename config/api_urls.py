@@ -7,7 +7,14 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import MeView
 from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
-from pki.api import CertificatesView, DomainViewSet
+from pki.api import (
+    CeremonyViewSet,
+    CertificateAuthorityViewSet,
+    CertificateRequestViewSet,
+    CertificateViewSet,
+    DomainViewSet,
+    ProfileViewSet,
+)
 
 
 class Router(DefaultRouter):
@@ -26,10 +33,14 @@ router = Router()
 router.register("domains", DomainViewSet, basename="domain")
 router.register("approvals", ApprovalRequestViewSet, basename="approval")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("certificates", CertificateViewSet, basename="certificate")
+router.register("cas", CertificateAuthorityViewSet, basename="ca")
+router.register("ceremonies", CeremonyViewSet, basename="ceremony")
+router.register("profiles", ProfileViewSet, basename="profile")
+router.register("certificate-requests", CertificateRequestViewSet, basename="certificate-request")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^me/?$", MeView.as_view(), name="me"),
-    re_path(r"^certificates/?$", CertificatesView.as_view(), name="certificates"),
     path("", include(router.urls)),
 ]

@@ -11,6 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.test import Client
@@ -19,8 +23,11 @@ from accounts.roles import Perm, Role, grant_role
 from accounts.services import create_token
 from approvals.models import ApprovalRequest
 from audit.services import record
-from pki.models import Domain
+from pki.crypto.keys import KeyAlgorithm
+from pki.models import CertificateAuthority, Domain, Profile
+from pki.services import ceremonies, hierarchy, issuance, profiles, requests
 from tests.conftest import MakeUser
+from tests.pki.conftest import TLS_SERVER, make_csr, pki  # noqa: F401 (fixtures for tests/api)
 
 Factory = Callable[[Domain, User], models.Model]
 
@@ -49,10 +56,106 @@ def _audit_event(domain: Domain, submitter: User) -> models.Model:
         )
 
 
+# PKI objects. Each factory stands alone (the walk calls them in any order): the domain's
+# local PKI and a profile are made by whichever needs them first. Profile names and CA slugs
+# carry the domain's slug, so a name looked up without ?domain= finds one domain's object.
+
+
+def _walk_user(domain: Domain, role: Role) -> User:
+    user, created = User.objects.get_or_create(username=f"walk-{role.value}-{domain.slug}")
+    if created:
+        grant_role(user, role, domain)
+    return user
+
+
+def _walk_cas(domain: Domain) -> tuple[CertificateAuthority, CertificateAuthority]:
+    found = list(CertificateAuthority.objects.filter(domain=domain).order_by("created_at"))
+    if found:
+        return found[0], found[1]
+    return hierarchy.create_local_pki(domain, KeyAlgorithm.EC_P256)
+
+
+def _walk_profile_name(domain: Domain) -> str:
+    return f"walk-{domain.slug}"
+
+
+def _walk_profile(domain: Domain) -> Profile:
+    profile = Profile.objects.filter(domain=domain, name=_walk_profile_name(domain)).first()
+    if profile is not None:
+        return profile
+    spec = {**TLS_SERVER, "dns_suffixes": [f"{domain.slug}.test"]}
+    return profiles.save_profile(
+        domain, _walk_profile_name(domain), spec, _walk_cas(domain)[1]
+    ).profile
+
+
+def new_csr(cn: str, sans: list[str] | None = None) -> bytes:
+    """A CSR (PEM) for `cn` with a fresh P-256 key; the SANs are [cn] unless given."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [cn] if sans is None else sans
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _walk_csr(domain: Domain) -> bytes:
+    return new_csr(f"walk.{domain.slug}.test")
+
+
+def _ca(domain: Domain, submitter: User) -> models.Model:
+    return _walk_cas(domain)[1]
+
+
+def _issued_certificate(domain: Domain, submitter: User) -> models.Model:
+    _walk_profile(domain)
+    issued = issuance.issue(
+        issuance.IssueRequest(
+            domain=domain,
+            profile=_walk_profile_name(domain),
+            csr=_walk_csr(domain),
+            protocol="api",
+            requester="walk-factory",
+        )
+    )
+    return issued.certificate
+
+
+def _ceremony(domain: Domain, submitter: User) -> models.Model:
+    return ceremonies.start(
+        domain,
+        "create_root",
+        purpose="walk target",
+        threshold=1,
+        custodians=[_walk_user(domain, Role.CUSTODIAN)],
+        started_by=_walk_user(domain, Role.OPERATOR),
+        params={"slug": f"walk-root-{domain.slug}", "algorithm": KeyAlgorithm.EC_P256.value},
+    )
+
+
+def _profile(domain: Domain, submitter: User) -> models.Model:
+    return _walk_profile(domain)
+
+
+def _certificate_request(domain: Domain, submitter: User) -> models.Model:
+    _walk_profile(domain)
+    return requests.submit(domain, _walk_profile_name(domain), _walk_csr(domain), submitter)
+
+
 OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.domain": _domain,
     "approvals.approvalrequest": _approval_request,
     "audit.auditevent": _audit_event,
+    "pki.certificateauthority": _ca,
+    "pki.issuedcertificate": _issued_certificate,
+    "pki.ceremony": _ceremony,
+    "pki.profile": _profile,
+    "pki.certificaterequest": _certificate_request,
 }
 
 

@@ -1,4 +1,5 @@
-"""POST /api/v1/certificates before the PKI core: checked input, honest 503 for valid input."""
+"""POST /api/v1/certificates at the door: checked input and permissions, 503 with Retry-After
+when the domain cannot sign (no active CA, an upstream CA that fails)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
+from pki.models import CertificateAuthority, IssuedCertificate
+from pki.services import issuance
+from pki.services.ca_driver import UpstreamFailed
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +58,40 @@ def test_api_disabled_in_the_domain_is_refused(domain, operator_client):
     assert "REST API is disabled" in response.json()["detail"]
 
 
-def test_valid_request_is_told_issuance_is_unavailable(operator_client):
+def test_malformed_csr_is_a_400(operator_client):
     response = post(operator_client, {"domain": "alpha", "profile": "tls-server", "csr": CSR})
+    assert response.status_code == 400
+    assert "csr" in response.json()["detail"]
+
+
+def test_unknown_profile_is_a_400(pki, operator_client, make_csr):
+    body = {"domain": "alpha", "profile": "nope", "csr": make_csr().decode()}
+    response = post(operator_client, body)
+    assert response.status_code == 400
+    assert "no profile 'nope'" in response.json()["detail"]
+
+
+def test_no_active_ca_is_a_503_with_retry_after(pki, operator_client, make_csr):
+    _, issuing = pki
+    issuing.status = CertificateAuthority.Status.RETIRED
+    issuing.save()
+    body = {"domain": "alpha", "profile": "tls-server", "csr": make_csr().decode()}
+    response = post(operator_client, body)
     assert response.status_code == 503
     assert response.json()["code"] == "issuance_unavailable"
+    assert "retired" in response.json()["detail"]
+    assert int(response["Retry-After"]) > 0
+    assert not IssuedCertificate.objects.exists()
+
+
+def test_failing_upstream_ca_is_a_503_with_retry_after(pki, operator_client, make_csr, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise UpstreamFailed("upstream CA pca: throttled")
+
+    monkeypatch.setattr(issuance, "sign", refuse)
+    body = {"domain": "alpha", "profile": "tls-server", "csr": make_csr().decode()}
+    response = post(operator_client, body)
+    assert response.status_code == 503
+    assert response.json() == {"detail": "upstream CA pca: throttled", "code": "upstream_failed"}
+    assert int(response["Retry-After"]) > 0
+    assert not IssuedCertificate.objects.exists()

@@ -1,6 +1,7 @@
 """Walk every route under /api/v1/ and answer it junk, no auth, a bad token and another
 domain's objects: the answers are 400 / 401 / 403 / 404 / 405 / 415 JSON, never a 500 and
-never an HTML page (DESIGN.md, "Failure behaviour")."""
+never an HTML page (DESIGN.md, "Failure behaviour"). Routes that serve files (PEM, DER)
+answer their own media type on success and JSON on errors."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 # The schema's own media types (YAML by default, JSON on ?format=json); its errors are JSON.
 SCHEMA_TYPES = ("application/vnd.oai.openapi", "application/json")
+# Routes whose success is a file, not JSON, and its media type.
+FILE_ROUTES = {
+    "api:certificate-pem": "application/x-pem-file",
+    "api:certificate-der": "application/pkix-cert",
+    "api:ca-chain": "application/x-pem-file",
+}
+# URL parameters other than the object lookup, and a value the factories' objects have.
+KNOWN_PARAMS = {"version": "1"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,12 @@ class Route:
     @property
     def is_schema(self) -> bool:
         return self.name.endswith(":schema")
+
+    @property
+    def foreign_status(self) -> int:
+        """What another domain's object answers: 403 with the reason, or 404 from views
+        that do not even reveal it exists (pki.api.common.DomainScopedViewSet)."""
+        return 404 if getattr(self.view_class, "hides_other_domains", False) else 403
 
 
 def _params(pattern: Any) -> tuple[str, ...]:
@@ -119,6 +134,8 @@ def path_for(route: Route, objects: dict[str, models.Model] | None) -> str:
                 "tests/api/conftest.py OBJECT_FACTORIES"
             )
             kwargs[param] = str(getattr(objects[label], route.lookup_kwarg))
+        elif param in KNOWN_PARAMS:
+            kwargs[param] = KNOWN_PARAMS[param]
         else:
             raise AssertionError(f"{route.pattern}: the walk does not know parameter {param!r}")
     assert route.name, f"{route.pattern} has no URL name; the walk reverses by name"
@@ -142,9 +159,13 @@ def send(client: Client, method: str, path: str, body: bytes | None = None, **kw
     return client.generic(method, path, data=body, **kw)
 
 
-def json_body(response: Any, what: str, *, schema: bool = False) -> Any:
+def json_body(response: Any, what: str, *, schema: bool = False, route: Route | None = None) -> Any:
     content_type = response.get("Content-Type", "")
     allowed = SCHEMA_TYPES if schema and response.status_code < 300 else ("application/json",)
+    file_type = FILE_ROUTES.get(route.name) if route is not None else None
+    if file_type and response.status_code < 300:
+        assert content_type.startswith(file_type), f"{what}: {content_type!r}, not {file_type}"
+        return None
     assert content_type.startswith(allowed), (
         f"{what}: {response.status_code} answered as {content_type!r}, not JSON: "
         f"{response.content[:200]!r}"
@@ -203,6 +224,26 @@ def test_the_walk_finds_the_api() -> None:
         "api:approval-cancel",
         "api:audit-event-list",
         "api:audit-event-detail",
+        "api:certificate-list",
+        "api:certificate-detail",
+        "api:certificate-pem",
+        "api:certificate-der",
+        "api:ca-list",
+        "api:ca-detail",
+        "api:ca-chain",
+        "api:ceremony-list",
+        "api:ceremony-detail",
+        "api:ceremony-approve",
+        "api:ceremony-reject",
+        "api:profile-list",
+        "api:profile-detail",
+        "api:profile-versions",
+        "api:profile-version",
+        "api:certificate-request-list",
+        "api:certificate-request-detail",
+        "api:certificate-request-approve",
+        "api:certificate-request-reject",
+        "api:certificate-request-cancel",
     ):
         assert expected in names, f"{expected} missing from the walk: {sorted(names)}"
     assert {r.name for r in OBJECT_ROUTES} >= {"api:domain-detail", "api:audit-event-detail"}
@@ -252,22 +293,26 @@ def test_another_domains_objects_answer_403_json(
     route: Route, walk_objects: WalkObjects, alpha_client: Client
 ) -> None:
     path = path_for(route, walk_objects.other)
+    status = route.foreign_status
     for method in METHODS:
         what = f"{method} {path} (domain beta's object, roles only in alpha)"
         if method not in route.allowed:
             expect_error(send(alpha_client, method, path), 405, what)
             continue
-        body = expect_error(send(alpha_client, method, path), 403, what)
-        assert "beta" in str(body["detail"]) or body.get("code") == "permission_denied", body
+        body = expect_error(send(alpha_client, method, path), status, what)
+        if status == 403:
+            assert "beta" in str(body["detail"]) or body.get("code") == "permission_denied", body
+        else:
+            assert "domain beta" not in str(body["detail"]), body
         if method in BODY_METHODS:
-            expect_error(send(alpha_client, method, path, b'{"comment": "x"}'), 403, what)
+            expect_error(send(alpha_client, method, path, b'{"comment": "x"}'), status, what)
 
     # The same route on the user's own domain's object is open to them.
     own = path_for(route, walk_objects.own)
     if "GET" in route.allowed:
         response = send(alpha_client, "GET", own)
         assert response.status_code == 200, f"GET {own}: {response.status_code}"
-        json_body(response, f"GET {own}")
+        json_body(response, f"GET {own}", route=route)
 
 
 @pytest.mark.django_db
@@ -283,7 +328,7 @@ def test_authenticated_reads_answer_json(
     if "GET" in route.allowed:
         response = send(alpha_client, "GET", path)
         assert response.status_code == 200, f"GET {path}: {response.status_code}"
-        json_body(response, f"GET {path}", schema=route.is_schema)
+        json_body(response, f"GET {path}", schema=route.is_schema, route=route)
 
 
 # --- junk ---------------------------------------------------------------------------------
@@ -306,7 +351,9 @@ def test_junk_bodies_never_crash(
                 expect_error(response, {400, 403, 415}, what)
             if other is not None:
                 response = send(alpha_client, method, other, body)
-                expect_error(response, {403, 405}, f"{method} {other} with {label}")
+                expect_error(
+                    response, {route.foreign_status, 405}, f"{method} {other} with {label}"
+                )
         # Not JSON at all: an unsupported media type, or a disallowed method.
         for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/x"):
             response = send(alpha_client, method, own, b"a=b", content_type=content_type)
@@ -363,7 +410,7 @@ def test_junk_query_parameters_never_crash(
         assert response.status_code in {200, 400}, (
             f"GET {path}?…={value[:20]}: {response.status_code} {response.content[:300]!r}"
         )
-        json_body(response, f"GET {path}?…={value[:20]}")
+        json_body(response, f"GET {path}?…={value[:20]}", route=route)
 
 
 # --- paths outside the URLconf, and the schema --------------------------------------------

@@ -1,0 +1,229 @@
+"""/api/v1/certificates: issue through pki.services.issuance.issue(), list, read, download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.roles import Perm
+from pki.api.common import (
+    DER_CERT_TYPE,
+    PEM_TYPE,
+    DomainScopedViewSet,
+    choice_text,
+    domain_for,
+    file_response,
+    person,
+    validated,
+)
+from pki.crypto import certs
+from pki.models import IssuedCertificate, Protocol
+from pki.services import cas
+from pki.services.ca_driver import UpstreamFailed
+from pki.services.issuance import IssuanceUnavailable, IssueRequest, ProfileDenied, issue
+
+RETRY_AFTER = "30"  # seconds; no CA or an upstream that failed is rarely back sooner
+MAX_IDEMPOTENCY_KEY = 200
+
+
+class IssueSerializer(serializers.Serializer[Any]):
+    """The body of POST /api/v1/certificates (DESIGN.md)."""
+
+    domain = serializers.SlugField(max_length=63)
+    profile = serializers.SlugField(max_length=100)
+    csr = serializers.CharField(max_length=64 * 1024, trim_whitespace=False)
+
+
+class CertificateSerializer(serializers.ModelSerializer[IssuedCertificate]):
+    domain = serializers.CharField(source="domain.slug", read_only=True)
+    ca = serializers.CharField(source="ca.slug", read_only=True)
+    profile = serializers.CharField(source="profile_version.profile.name", read_only=True)
+    profile_version = serializers.IntegerField(source="profile_version.version", read_only=True)
+    status = choice_text(IssuedCertificate.Status.values)
+
+    class Meta:
+        model = IssuedCertificate
+        fields = [
+            "serial",
+            "domain",
+            "ca",
+            "profile",
+            "profile_version",
+            "subject",
+            "sans",
+            "not_before",
+            "not_after",
+            "status",
+            "fingerprint",
+            "key_algorithm",
+            "protocol",
+            "requester",
+            "created_at",
+        ]
+
+
+class CertificateDetailSerializer(CertificateSerializer):
+    """With the certificate and its chain (PEM, issuing CA first, no root). The chain is the
+    one issue() returned when the serializer's context holds it, else the CA's."""
+
+    certificate = serializers.SerializerMethodField()
+    chain = serializers.SerializerMethodField()
+
+    class Meta(CertificateSerializer.Meta):
+        fields = [*CertificateSerializer.Meta.fields, "certificate", "chain"]
+
+    def get_certificate(self, obj: IssuedCertificate) -> str:
+        return certs.der_to_pem(bytes(obj.der))
+
+    def get_chain(self, obj: IssuedCertificate) -> list[str]:
+        chain = self.context.get("chain")
+        if chain is None:
+            chain = cas.issuing_chain(obj.ca)
+        return [certs.der_to_pem(der) for der in chain]
+
+
+class ProblemSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+_FILTERS = {
+    "ca": "ca__slug",
+    "profile": "profile_version__profile__name",
+    "status": "status",
+}
+
+
+class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScopedViewSet):
+    serializer_class = CertificateSerializer
+    lookup_field = "serial"
+    lookup_value_regex = "[0-9A-Fa-f]{1,64}"
+
+    def get_queryset(self) -> QuerySet[IssuedCertificate]:
+        qs = self.scoped(
+            IssuedCertificate.objects.select_related("domain", "ca", "profile_version__profile")
+        )
+        if self.action != "list":
+            return qs
+        params = self.request.query_params
+        for param, field in _FILTERS.items():
+            if params.get(param):
+                qs = qs.filter(**{field: params[param]})
+        if params.get("q"):
+            qs = qs.filter(Q(subject__icontains=params["q"]) | Q(sans__icontains=params["q"]))
+        return qs
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return CertificateSerializer if self.action == "list" else CertificateDetailSerializer
+
+    def get_object(self) -> IssuedCertificate:
+        # Serials are stored upper-case; a URL may carry them in either case.
+        self.kwargs[self.lookup_field] = str(self.kwargs[self.lookup_field]).upper()
+        obj: IssuedCertificate = super().get_object()
+        return obj
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, str, description=f"exact {name}")
+            for name in ("domain", "ca", "profile", "status")
+        ]
+        + [OpenApiParameter("q", str, description="subject or SAN contains")]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=IssueSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="retries with the same key return the same certificate (200)",
+            )
+        ],
+        responses={
+            201: CertificateDetailSerializer,
+            200: CertificateDetailSerializer,
+            403: ProblemSerializer,
+            409: ProblemSerializer,
+            503: ProblemSerializer,
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = validated(IssueSerializer, request)
+        key = _idempotency_key(request)
+        user = person(request)
+        domain = domain_for(data["domain"], user, Perm.CERTS_ISSUE)
+        if not domain.protocol_enabled(Protocol.API):
+            raise exceptions.PermissionDenied(f"the REST API is disabled in domain {domain.slug}")
+        try:
+            issued = issue(
+                IssueRequest(
+                    domain=domain,
+                    profile=data["profile"],
+                    csr=data["csr"],
+                    protocol=Protocol.API,
+                    user=user,
+                    idempotency_key=key,
+                )
+            )
+        except ProfileDenied as exc:
+            return Response(
+                {"detail": str(exc), "code": "profile_denied", "reasons": exc.reasons},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        except IssuanceUnavailable as exc:
+            return _unavailable(str(exc), "issuance_unavailable")
+        except UpstreamFailed as exc:
+            return _unavailable(str(exc), "upstream_failed")
+        cert = issued.certificate
+        return Response(
+            CertificateDetailSerializer(cert, context={"chain": issued.chain}).data,
+            status=status.HTTP_201_CREATED if issued.created else status.HTTP_200_OK,
+            headers={"Location": f"{request.path.rstrip('/')}/{cert.serial}"},
+        )
+
+    @extend_schema(
+        responses={(200, PEM_TYPE): OpenApiResponse(OpenApiTypes.STR, "leaf, then its chain")}
+    )
+    @action(detail=True, methods=["get"])
+    def pem(self, request: Request, serial: str | None = None) -> HttpResponse:
+        cert = self.get_object()
+        ders = [bytes(cert.der), *cas.issuing_chain(cert.ca)]
+        text = "".join(certs.der_to_pem(der) for der in ders)
+        return file_response(text.encode(), PEM_TYPE, f"{cert.serial}.pem")
+
+    @extend_schema(responses={(200, DER_CERT_TYPE): OpenApiResponse(OpenApiTypes.BINARY)})
+    @action(detail=True, methods=["get"])
+    def der(self, request: Request, serial: str | None = None) -> HttpResponse:
+        cert = self.get_object()
+        return file_response(bytes(cert.der), DER_CERT_TYPE, f"{cert.serial}.cer")
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": f"1 to {MAX_IDEMPOTENCY_KEY} printable characters"}
+        )
+    return key
+
+
+def _unavailable(detail: str, code: str) -> Response:
+    return Response(
+        {"detail": detail, "code": code},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": RETRY_AFTER},
+    )
