@@ -209,7 +209,18 @@ def save_profile(
     )
     previous = profile.versions.filter(version=profile.current_version).first()
     if previous and previous.spec == parsed.as_json() and previous.ca_id == ca.pk:
-        return previous  # nothing changed: no new version
+        # The rules did not change: no new version, but a new description still counts.
+        if description is not None and description != profile.description:
+            profile.description = description
+            profile.save(update_fields=["description"])
+            record(
+                "pki.profile.described",
+                actor=actor,
+                domain=domain,
+                obj=profile,
+                details={"name": name, "description": description},
+            )
+        return previous
     version = ProfileVersion.objects.create(
         profile=profile,
         version=profile.current_version + 1,

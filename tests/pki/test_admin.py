@@ -182,8 +182,8 @@ def test_run_action_refuses_without_quorum_and_runs_with_it(admin_client, filled
     assert CertificateAuthority.objects.get(slug="alpha-admin-root").ceremony_id == ceremony.pk
 
     response = run_action()  # a second run: refused, nothing new
-    messages = [str(m) for m in response.context["messages"]]
-    assert len(messages) == 1 and "already run" in messages[0]
+    texts = [str(m) for m in response.context["messages"]]
+    assert len(texts) == 1 and "already run" in texts[0]
     assert CertificateAuthority.objects.filter(slug="alpha-admin-root").count() == 1
 
 

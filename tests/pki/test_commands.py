@@ -119,6 +119,7 @@ def test_issue_certificate_writes_a_chain_openssl_verifies(ready, pki, tmp_path:
     assert out == ""
     cert = IssuedCertificate.objects.get()
     assert f"issued: serial {cert.serial}" in err
+    assert cert.requested_by is not None
     assert cert.requested_by.username == "olga" and cert.protocol == "api"
     assert cert.ca == issuing
     assert out_file.read_text().count("BEGIN CERTIFICATE") == 2  # leaf, issuing CA
@@ -132,6 +133,7 @@ def test_issue_certificate_writes_a_chain_openssl_verifies(ready, pki, tmp_path:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     event = AuditEvent.objects.get(action="ca.issue")
+    assert event.actor is not None
     assert event.actor.username == "olga"
     assert event.details["via"] == "manage.py issue_certificate"
 

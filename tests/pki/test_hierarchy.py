@@ -12,6 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.core.exceptions import ValidationError
@@ -100,11 +101,14 @@ def test_root_and_intermediate_through_ceremonies(people, make_csr, tmp_path: Pa
         .extensions.get_extension_for_class(x509.NameConstraints)
         .value
     )
+    assert nc.permitted_subtrees is not None and nc.excluded_subtrees is not None
     assert [n.value for n in nc.permitted_subtrees] == ["alpha.test"]
     assert [n.value for n in nc.excluded_subtrees] == ["secret.alpha.test"]
     assert cas.chain(intermediate) == [bytes(intermediate.certificate), bytes(root.certificate)]
 
-    created = _event("ca.intermediate.created", intermediate_ceremony := intermediate.ceremony)
+    intermediate_ceremony = intermediate.ceremony
+    assert intermediate_ceremony is not None
+    created = _event("ca.intermediate.created", intermediate_ceremony)
     assert created.details["parent"] == root.slug
     assert intermediate_ceremony.operation == Op.CREATE_INTERMEDIATE
 
@@ -372,9 +376,9 @@ def _name(cn: str) -> x509.Name:
 
 def _external_cert(
     cn: str,
-    key,
+    key: CertificateIssuerPrivateKeyTypes,
     *,
-    issuer: tuple[x509.Certificate, object] | None = None,
+    issuer: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None = None,
     ca: bool = True,
     path_length: int | None = None,
     not_before: datetime | None = None,
@@ -529,6 +533,7 @@ def test_import_below_a_ca_of_ours(people, make_csr, tmp_path: Path):
     root_key = serialization.load_der_private_key(
         get_backend("default").export_private_key(root.key_ref), None
     )
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
     sub_key = ec.generate_private_key(ec.SECP256R1())
     sub = _external_cert(
         "Sub CA",

@@ -63,6 +63,7 @@ def test_issued_certificate_verifies_with_openssl(pki, domain, operator, make_cs
     ku = ext.get_extension_for_class(x509.KeyUsage)
     assert ku.critical and ku.value.digital_signature and not ku.value.key_cert_sign
     aki = ext.get_extension_for_oid(ExtensionOID.AUTHORITY_KEY_IDENTIFIER).value
+    assert isinstance(aki, x509.AuthorityKeyIdentifier)
     issuing_ski = x509.load_der_x509_certificate(bytes(issuing.certificate)).extensions
     assert (
         aki.key_identifier
@@ -96,6 +97,7 @@ def test_profile_denials_are_refused_and_audited(pki, domain, operator, make_csr
         issue(_req(domain, operator, make_csr(**csr_kw)))
     assert reason in str(denied.value)
     event = AuditEvent.objects.filter(action="issuance.profile_evaluated").last()
+    assert event is not None
     assert event.details["decision"] == "deny"
     assert any(reason in r for r in event.details["reasons"])
     assert not IssuedCertificate.objects.exists()
@@ -120,6 +122,7 @@ def test_allowed_issuance_writes_cert_events_and_outbox_together(pki, domain, op
     actions = list(AuditEvent.objects.values_list("action", flat=True))
     assert "ca.issue" in actions
     allow = AuditEvent.objects.filter(action="issuance.profile_evaluated").last()
+    assert allow is not None
     assert allow.details["decision"] == "allow"
     assert OutboxMessage.objects.filter(topic="ca.issue").count() == 1
     assert issued.created

@@ -182,9 +182,12 @@ def test_no_ca_key_in_plaintext_at_rest(domain, make_user, make_csr):
     exported = serialization.load_der_private_key(
         backend.export_private_key(cas["alpha-imported"].key_ref), None
     )
+    assert isinstance(exported, rsa.RSAPrivateKey)
     assert exported.private_numbers() == imported_key.private_numbers()
     needles += needles_for("pending import", pending_key)
-    assert bytes(Ceremony.objects.get(pk=pending.pk).sealed_secret)  # sealed, still waiting
+    sealed = Ceremony.objects.get(pk=pending.pk).sealed_secret
+    assert sealed is not None
+    assert bytes(sealed)  # sealed, still waiting
 
     # Positive control: the scan does find what is stored in the clear (a CA certificate).
     control = [Needle("root certificate", bytes(root.certificate))]
