@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 Action = Callable[["ApprovalRequest"], dict[str, Any] | None]
 Hook = Callable[["ApprovalRequest"], None]
+FailureHook = Callable[["ApprovalRequest", str], None]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Kind:
     # Run in the deciding transaction when the request reaches a final state, so the
     # subject's own record (e.g. a truststore request's state) changes atomically with it.
     on_final: Hook | None = None
+    # Run when the action failed (its own changes rolled back), so the subject can say so.
+    on_failed: FailureHook | None = None
     default_approvals: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 

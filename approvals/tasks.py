@@ -92,6 +92,9 @@ def _mark_failed(request_id: int, exc: Exception) -> None:
     request.action_state = ApprovalRequest.ActionState.FAILED
     request.action_result = {"error": f"{type(exc).__name__}: {exc}"}
     request.save(update_fields=["action_state", "action_result"])
+    spec = kinds.get(request.kind)
+    if spec.on_failed is not None:
+        spec.on_failed(request, request.action_result["error"])
     record(
         f"{kinds.get(request.kind).audit_prefix}.action_failed",
         domain=request.domain,

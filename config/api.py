@@ -55,6 +55,7 @@ def _has_nul(value: Any) -> bool:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    reasons: list[str] | None = None
     if isinstance(exc, ValidationError):
         exc = exceptions.ValidationError(detail=exc.messages)
     elif isinstance(exc, Conflict):
@@ -64,7 +65,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(detail=str(exc) or None)
     elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied(detail=str(exc) or None)
+        reasons = getattr(exc, "reasons", None)
+        code = getattr(exc, "code", None) or "permission_denied"
+        exc = exceptions.PermissionDenied(detail=str(exc) or None, code=code)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -82,6 +85,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             response.data = {"detail": data["detail"], "code": code}
         else:
             response.data = {"detail": _first_message(data), "code": code, "errors": data}
+        if reasons:
+            response.data["reasons"] = reasons
     return response
 
 

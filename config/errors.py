@@ -4,7 +4,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 
 class Forbidden(PermissionDenied):
-    """The actor may not do this (403)."""
+    """The actor may not do this (403). `reasons` lists every rule broken, when several are."""
+
+    def __init__(
+        self, detail: str = "", *, code: str = "permission_denied", reasons: list[str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.reasons = list(reasons or [])
 
 
 class Conflict(Exception):

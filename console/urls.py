@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
-from console import views
+from console import views, views_certificates
 from console.login import LoginView
 
 app_name = "console"
@@ -10,6 +10,13 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/<int:pk>/", views.approval_detail, name="approval"),
+    path("certificates/", views_certificates.certificates, name="certificates"),
+    path("certificates/new", views_certificates.certificate_new, name="certificate-new"),
+    re_path(
+        r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/$",
+        views_certificates.certificate_detail,
+        name="certificate",
+    ),
     path("audit/", views.audit_log, name="audit"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

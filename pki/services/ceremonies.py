@@ -231,6 +231,12 @@ def _on_final(request: ApprovalRequest) -> None:
     Ceremony.objects.filter(approval=request).update(state=states[request.state])
 
 
+def _on_failed(request: ApprovalRequest, error: str) -> None:
+    Ceremony.objects.filter(approval=request).update(
+        state=Ceremony.State.FAILED, result={"error": error}
+    )
+
+
 def register_kind() -> None:
     kinds.register(
         kinds.Kind(
@@ -240,6 +246,7 @@ def register_kind() -> None:
             audit_prefix="ca.ceremony",
             action=_action,
             on_final=_on_final,
+            on_failed=_on_failed,
             default_approvals=2,
         )
     )

@@ -38,9 +38,10 @@ BACKDATE = timedelta(minutes=1)  # tolerate relying parties whose clocks run a l
 
 
 class ProfileDenied(Forbidden):
+    """The profile refuses the request: 403 with every reason (DESIGN.md)."""
+
     def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
+        super().__init__("; ".join(reasons), code="profile_denied", reasons=reasons)
 
 
 class IssuanceUnavailable(Exception):

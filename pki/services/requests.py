@@ -18,6 +18,7 @@ from config.errors import Forbidden
 from pki.crypto.csr import CsrError, inspect
 from pki.models import CertificateRequest, Domain, Profile, Protocol
 from pki.services import profiles
+from pki.services.issuance import ProfileDenied
 
 KIND = "pki.certificate_request"
 
@@ -40,7 +41,7 @@ def submit(
         profiles.ProfileSpec.parse(profiles.current(profile).spec), info, protocol=Protocol.API
     )
     if not verdict.allowed:
-        raise ValidationError(verdict.reasons)
+        raise ProfileDenied(verdict.reasons)
     request = CertificateRequest.objects.create(
         domain=domain,
         profile=profile,
@@ -101,6 +102,12 @@ def _on_final(approval: ApprovalRequest) -> None:
         CertificateRequest.objects.filter(approval=approval).update(state=states[approval.state])
 
 
+def _on_failed(approval: ApprovalRequest, error: str) -> None:
+    CertificateRequest.objects.filter(approval=approval).update(
+        state=CertificateRequest.State.FAILED, failure=error
+    )
+
+
 def register_kind() -> None:
     kinds.register(
         kinds.Kind(
@@ -110,5 +117,6 @@ def register_kind() -> None:
             audit_prefix="certs.request",
             action=_action,
             on_final=_on_final,
+            on_failed=_on_failed,
         )
     )

@@ -129,10 +129,12 @@ def test_only_the_submitter_cancels(pki, people, make_csr):
 
 def test_the_profile_is_checked_at_submission(pki, people, make_csr):
     response = submit(people.rita, make_csr(eku=[ExtendedKeyUsageOID.CODE_SIGNING]))
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert "codeSigning" in response.json()["detail"]
     outside = submit(people.rita, make_csr("www.example.com"))
-    assert outside.status_code == 400
+    assert outside.status_code == 403
+    assert outside.json()["code"] == "profile_denied"
+    assert any("outside the allowed suffixes" in r for r in outside.json()["reasons"])
     assert not CertificateRequest.objects.exists()
 
 
