@@ -18,13 +18,15 @@ def test_a_request_the_profile_no_longer_allows_fails_visibly(pki, domain, make_
     request = requests.submit(domain, "tls-server", make_csr("www.alpha.test"), officer)
     # The rules tighten while the request waits.
     profiles.save_profile(domain, "tls-server", {**TLS_SERVER, "dns_suffixes": ["x.test"]}, issuing)
-    approvals.approve(request.approval_id, operator)
+    assert request.approval is not None
+    approvals.approve(request.approval.pk, operator)
 
-    assert run_action(request.approval_id) == "failed"
+    assert run_action(request.approval.pk) == "failed"
 
     request.refresh_from_db()
     assert request.state == CertificateRequest.State.FAILED
     assert "outside the allowed suffixes" in request.failure
+    assert request.approval is not None
     assert request.approval.action_state == ApprovalRequest.ActionState.FAILED
     assert not IssuedCertificate.objects.exists()
 
