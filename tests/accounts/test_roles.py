@@ -135,3 +135,22 @@ def test_inactive_users_hold_nothing(make_user: MakeUser, domain: Domain) -> Non
     user = make_user("gone", Role.ADMIN, domain, is_active=False)
     assert perms_in(user, domain) == set()
     assert not domains_with(user, Perm.DOMAIN_VIEW).exists()
+
+
+def test_has_perm_agrees_with_guardian(domain, other_domain, make_user):
+    from guardian.shortcuts import assign_perm
+
+    from accounts.roles import has_perm
+
+    direct = make_user("dora")
+    assign_perm(Perm.CERTS_ISSUE.django, direct, domain)
+    by_role = make_user("olga", Role.OPERATOR, domain)
+    boss = make_user("root", is_superuser=True)
+    for user in (direct, by_role, boss):
+        for perm in (Perm.CERTS_ISSUE, Perm.AUDIT_VIEW):
+            for d in (domain, other_domain):
+                assert has_perm(user, perm, d) == user.has_perm(perm.django, d), (user, perm, d)
+    assert has_perm(direct, Perm.CERTS_ISSUE, domain)
+    assert not has_perm(direct, Perm.CERTS_ISSUE, other_domain)
+    by_role.is_active = False
+    assert not has_perm(by_role, Perm.CERTS_ISSUE, domain)
