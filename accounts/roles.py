@@ -127,6 +127,7 @@ def _record_change(
     action: str, user: UserModel, role: Role, domain: Domain, actor: UserModel | None
 ) -> None:
     details = {"user": user.username, "role": role.value}
+    forget_perms(user)
     record(action, actor=actor, domain=domain, obj=user, details=details)
 
 
@@ -156,6 +157,20 @@ def has_perm(user: AnyUser, perm: Perm, domain: Domain) -> bool:
         return False
     if user.is_superuser:
         return True
+    # Remembered on the user object, which lives for one request or task (as Django's
+    # ModelBackend keeps _perm_cache): the API view and issue() both ask.
+    remembered: dict[tuple[str, int], bool] = user.__dict__.setdefault("_domain_perm_cache", {})
+    key = (perm.value, domain.pk)
+    if key not in remembered:
+        remembered[key] = _holds(user, perm, domain)
+    return remembered[key]
+
+
+def forget_perms(user: UserModel) -> None:
+    user.__dict__.pop("_domain_perm_cache", None)
+
+
+def _holds(user: UserModel, perm: Perm, domain: Domain) -> bool:
     granted = {
         "permission__codename": perm.codename,
         "permission__content_type__app_label": "pki",

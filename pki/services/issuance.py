@@ -87,46 +87,50 @@ class Issued:
 
 
 def issue(request: IssueRequest) -> Issued:
+    _authorize(request)
+    try:
+        csr = inspect(request.csr)
+    except CsrError as exc:
+        raise ValidationError(f"csr: {exc}") from None
+    version = _profile_version(request.domain, request.profile)
+    spec = profiles.ProfileSpec.parse(version.spec)
+    fingerprint = request.fingerprint(csr)
+    try:
+        with transaction.atomic():
+            # The claim is the transaction's first write: an identical request running at the
+            # same time blocks on the key's unique index until we commit (then its insert
+            # fails and it answers with our certificate) or roll back (then it goes on).
+            claim = _claim(request, fingerprint)
+            verdict = profiles.evaluate(
+                spec, csr, protocol=request.protocol, validity_days=request.validity_days
+            )
+            if not verdict.allowed:
+                raise _Refused(verdict)
+            return _issue(request, version, spec, csr, claim)
+    except _Refused as refused:
+        # Recorded in its own transaction: the denial must outlive the refusal.
+        with transaction.atomic():
+            _record_evaluation(request, version, csr, refused.verdict)
+        raise ProfileDenied(refused.verdict.reasons) from None
+    except IntegrityError:
+        found = _replay(request, fingerprint) if request.idempotency_key else None
+        if found is None:
+            raise
+        return found
+
+
+class _Refused(Exception):
+    def __init__(self, verdict: profiles.Verdict) -> None:
+        self.verdict = verdict
+
+
+def _authorize(request: IssueRequest) -> None:
     if request.user is not None and not has_perm(request.user, Perm.CERTS_ISSUE, request.domain):
         raise Forbidden(f"you do not hold {Perm.CERTS_ISSUE.value} in domain {request.domain.slug}")
     if request.user is None and not request.requester:
         raise Forbidden("an issuance needs an authenticated requester")
     if not request.domain.protocol_enabled(request.protocol):
         raise Forbidden(f"{request.protocol} is disabled in domain {request.domain.slug}")
-    try:
-        csr = inspect(request.csr)
-    except CsrError as exc:
-        raise ValidationError(f"csr: {exc}") from None
-    version = _profile_version(request.domain, request.profile)
-    fingerprint = request.fingerprint(csr)
-    if request.idempotency_key:
-        found = _replay(request, fingerprint)
-        if found is not None:
-            return found
-    verdict = profiles.evaluate(
-        profiles.ProfileSpec.parse(version.spec),
-        csr,
-        protocol=request.protocol,
-        validity_days=request.validity_days,
-    )
-    if not verdict.allowed:
-        # The denial is recorded in its own transaction: it must outlive the refusal.
-        with transaction.atomic():
-            _record_evaluation(request, version, csr, verdict)
-        raise ProfileDenied(verdict.reasons)
-    try:
-        with transaction.atomic():
-            claim = _claim(request, fingerprint)
-            if claim is None:  # lost a race to an identical request that has now committed
-                found = _replay(request, fingerprint)
-                assert found is not None
-                return found
-            return _issue(request, version, csr, claim)
-    except IntegrityError:
-        found = _replay(request, fingerprint)
-        if found is None:
-            raise
-        return found
 
 
 def _profile_version(domain: Domain, name: str) -> ProfileVersion:
@@ -158,24 +162,23 @@ def _replay(request: IssueRequest, fingerprint: str) -> Issued | None:
     return Issued(cert, cas.issuing_chain(cert.ca), created=False)
 
 
-def _claim(request: IssueRequest, fingerprint: str) -> IdempotencyKey | None:
-    """Insert the key's row first: a concurrent identical request blocks on the unique index
-    until we commit, then finds our certificate. Returns None when the key is taken."""
+def _claim(request: IssueRequest, fingerprint: str) -> IdempotencyKey:
+    """The idempotency key's row, inserted before anything is signed (IntegrityError when an
+    earlier request holds the key). Without a key, an unsaved stand-in."""
     if not request.idempotency_key:
         return IdempotencyKey(domain=request.domain, key="", fingerprint=fingerprint)
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(
-                domain=request.domain, key=request.idempotency_key, fingerprint=fingerprint
-            )
-    except IntegrityError:
-        return None
+    return IdempotencyKey.objects.create(
+        domain=request.domain, key=request.idempotency_key, fingerprint=fingerprint
+    )
 
 
 def _issue(
-    request: IssueRequest, version: ProfileVersion, csr: CsrInfo, claim: IdempotencyKey
+    request: IssueRequest,
+    version: ProfileVersion,
+    spec: profiles.ProfileSpec,
+    csr: CsrInfo,
+    claim: IdempotencyKey,
 ) -> Issued:
-    spec = profiles.ProfileSpec.parse(version.spec)
     try:
         ca = cas.active(version.ca)
     except cas.CaUnavailable as exc:
