@@ -41,8 +41,8 @@ class AuditedAdminMixin(admin.ModelAdmin[Any]):
         )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """Records that only the services write: the admin shows them, nothing more."""
+class ReadOnlyMixin:
+    """For a ModelAdmin or an inline: shows the rows, never adds, changes or deletes one."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -52,3 +52,7 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin[Any]):
+    """Records that only the services write: the admin shows them, nothing more."""

@@ -15,7 +15,7 @@ from guardian.admin import GuardedModelAdmin
 
 from accounts.roles import Perm, has_perm
 from approvals.services import approvals_count
-from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
+from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin, ReadOnlyMixin
 from config.errors import Conflict, NotFound, reason_of
 from pki.crypto import certs, pkcs
 from pki.crypto.keys import KeyBackendError
@@ -54,19 +54,10 @@ def _pem(der: bytes | memoryview | None) -> str:
         return "(unreadable certificate)"
 
 
-class _ReadOnlyInline(admin.TabularInline[Any, Any]):
+class _ReadOnlyInline(ReadOnlyMixin, admin.TabularInline[Any, Any]):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 _CROSS_FIELDS = (

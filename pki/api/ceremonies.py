@@ -13,17 +13,14 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Perm
 from approvals import services as approvals
-from approvals.api import CommentSerializer
 from approvals.models import Decision
 from pki.api.common import (
-    DomainScopedViewSet,
-    comment,
+    DecidedByApprovalViewSet,
     domain_for,
     person,
     validated,
@@ -93,7 +90,7 @@ class CeremonySerializer(serializers.ModelSerializer[Ceremony]):
         return [d.approver.get_username() for d in decisions.select_related("approver")]
 
 
-class CeremonyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScopedViewSet):
+class CeremonyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DecidedByApprovalViewSet):
     serializer_class = CeremonySerializer
     lookup_value_regex = "[0-9]{1,18}"
     domain_perms = {
@@ -128,21 +125,10 @@ class CeremonyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainSc
         )
         return Response(CeremonySerializer(ceremony).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=CommentSerializer, responses=CeremonySerializer)
-    @action(detail=True, methods=["post"])
-    def approve(self, request: Request, pk: str | None = None) -> Response:
-        ceremony = self.get_object()
-        approvals.approve(ceremony.approval_id, request.user, comment(request))
-        return self._answer(ceremony)
+    def approval_id(self, obj: Ceremony) -> int:
+        return obj.approval_id
 
-    @extend_schema(request=CommentSerializer, responses=CeremonySerializer)
-    @action(detail=True, methods=["post"])
-    def reject(self, request: Request, pk: str | None = None) -> Response:
-        ceremony = self.get_object()
-        approvals.reject(ceremony.approval_id, request.user, comment(request))
-        return self._answer(ceremony)
-
-    def _answer(self, ceremony: Ceremony) -> Response:
+    def answer(self, ceremony: Ceremony) -> Response:
         ceremony.refresh_from_db()
         ceremony.approval.refresh_from_db()
         return Response(CeremonySerializer(ceremony).data)

@@ -1,4 +1,5 @@
-"""What the PKI viewsets share: domain scoping, JSON bodies, comments, file answers."""
+"""What the PKI viewsets share: domain scoping, approve/reject through the approval engine,
+JSON bodies, comments, file answers."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Model, QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from accounts.permissions import DomainPermission
 from accounts.roles import Perm, domains_with, has_perm
+from approvals import services as approvals
 from approvals.api import CommentSerializer
 from pki.models import Domain
 
@@ -44,6 +48,35 @@ class DomainScopedViewSet(viewsets.GenericViewSet):
         if slug and getattr(self, "action", None) == "list":
             qs = qs.filter(**{f"{self.domain_field}__slug": slug})
         return qs
+
+
+class DecidedByApprovalViewSet(DomainScopedViewSet):
+    """Objects decided through their approval request (ceremonies, certificate requests):
+    `approve` and `reject` record the caller's decision with a comment in the approval engine,
+    which checks who may decide, and answer with the object as it now is (the response body is
+    the viewset's serializer). `domain_perms` names the permission of each action."""
+
+    def approval_id(self, obj: Any) -> int:
+        """The primary key of `obj`'s approval request."""
+        raise NotImplementedError
+
+    def answer(self, obj: Any) -> Response:
+        """`obj` as it is after a decision."""
+        raise NotImplementedError
+
+    @extend_schema(request=CommentSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        obj = self.get_object()
+        approvals.approve(self.approval_id(obj), request.user, comment(request))
+        return self.answer(obj)
+
+    @extend_schema(request=CommentSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        obj = self.get_object()
+        approvals.reject(self.approval_id(obj), request.user, comment(request))
+        return self.answer(obj)
 
 
 def person(request: Request) -> User:

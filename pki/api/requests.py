@@ -19,10 +19,9 @@ from rest_framework.response import Response
 from accounts.roles import Perm
 from approvals import services as approvals
 from approvals.api import CommentSerializer
-from approvals.models import ApprovalRequest
 from config.errors import Conflict
 from pki.api.common import (
-    DomainScopedViewSet,
+    DecidedByApprovalViewSet,
     comment,
     domain_for,
     person,
@@ -75,7 +74,7 @@ class CertificateRequestSerializer(serializers.ModelSerializer[CertificateReques
 
 
 class CertificateRequestViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScopedViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, DecidedByApprovalViewSet
 ):
     serializer_class = CertificateRequestSerializer
     lookup_value_regex = "[0-9]{1,18}"
@@ -112,30 +111,15 @@ class CertificateRequestViewSet(
 
     @extend_schema(request=CommentSerializer, responses=CertificateRequestSerializer)
     @action(detail=True, methods=["post"])
-    def approve(self, request: Request, pk: str | None = None) -> Response:
-        obj = self.get_object()
-        approvals.approve(_approval(obj).pk, request.user, comment(request))
-        return self._answer(obj)
-
-    @extend_schema(request=CommentSerializer, responses=CertificateRequestSerializer)
-    @action(detail=True, methods=["post"])
-    def reject(self, request: Request, pk: str | None = None) -> Response:
-        obj = self.get_object()
-        approvals.reject(_approval(obj).pk, request.user, comment(request))
-        return self._answer(obj)
-
-    @extend_schema(request=CommentSerializer, responses=CertificateRequestSerializer)
-    @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         obj = self.get_object()
-        approvals.cancel(_approval(obj).pk, request.user, comment(request))
-        return self._answer(obj)
+        approvals.cancel(self.approval_id(obj), request.user, comment(request))
+        return self.answer(obj)
 
-    def _answer(self, obj: CertificateRequest) -> Response:
+    def approval_id(self, obj: CertificateRequest) -> int:
+        if obj.approval_id is None:
+            raise Conflict(f"request #{obj.pk} has no approval request", "no_approval")
+        return obj.approval_id
+
+    def answer(self, obj: CertificateRequest) -> Response:
         return Response(CertificateRequestSerializer(self.get_queryset().get(pk=obj.pk)).data)
-
-
-def _approval(obj: CertificateRequest) -> ApprovalRequest:
-    if obj.approval is None:
-        raise Conflict(f"request #{obj.pk} has no approval request", "no_approval")
-    return obj.approval

@@ -12,7 +12,8 @@ have produced.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -45,23 +46,35 @@ def in_process_key(signer: Signer) -> CertificateIssuerPrivateKeyTypes | None:
     return key
 
 
-def sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.Certificate:
+_Signed = TypeVar("_Signed", x509.Certificate, x509.CertificateRevocationList)
+_Signed_co = TypeVar("_Signed_co", covariant=True)
+
+
+class _Builder(Protocol[_Signed_co]):
+    def sign(self, private_key: CertificateIssuerPrivateKeyTypes, algorithm: Any) -> _Signed_co: ...
+
+
+def _sign(
+    builder: _Builder[_Signed],
+    signer: Signer,
+    tbs_of: Callable[[_Signed], bytes],
+    load_der: Callable[[bytes], _Signed],
+) -> _Signed:
+    """`builder` signed by `signer`: directly with an in-process key, else through a draft
+    signed by the family's placeholder whose to-be-signed bytes the backend signs."""
     digest = hash_for(signer.algorithm)
     key = in_process_key(signer)
     if key is not None:
-        return builder.sign(key, digest)  # type: ignore[arg-type]
-    draft = builder.sign(_placeholder(signer.algorithm), digest)  # type: ignore[arg-type]
-    tbs = draft.tbs_certificate_bytes
-    return x509.load_der_x509_certificate(der.signed(tbs, signer.algorithm, signer.sign(tbs)))
+        return builder.sign(key, digest)
+    tbs = tbs_of(builder.sign(_placeholder(signer.algorithm), digest))
+    return load_der(der.signed(tbs, signer.algorithm, signer.sign(tbs)))
+
+
+def sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.Certificate:
+    return _sign(builder, signer, lambda c: c.tbs_certificate_bytes, x509.load_der_x509_certificate)
 
 
 def sign_crl(
     builder: x509.CertificateRevocationListBuilder, signer: Signer
 ) -> x509.CertificateRevocationList:
-    digest = hash_for(signer.algorithm)
-    key = in_process_key(signer)
-    if key is not None:
-        return builder.sign(key, digest)  # type: ignore[arg-type]
-    draft = builder.sign(_placeholder(signer.algorithm), digest)  # type: ignore[arg-type]
-    tbs = draft.tbs_certlist_bytes
-    return x509.load_der_x509_crl(der.signed(tbs, signer.algorithm, signer.sign(tbs)))
+    return _sign(builder, signer, lambda c: c.tbs_certlist_bytes, x509.load_der_x509_crl)

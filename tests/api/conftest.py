@@ -27,7 +27,8 @@ from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain, Profile
 from pki.services import ceremonies, hierarchy, issuance, profiles, requests
 from tests.conftest import MakeUser
-from tests.pki.conftest import TLS_SERVER, make_csr, pki  # noqa: F401 (fixtures for tests/api)
+from tests.pki.conftest import make_csr, pki  # noqa: F401 (fixtures for tests/api)
+from tests.pki.helpers import TLS_SERVER
 
 Factory = Callable[[Domain, User], models.Model]
 

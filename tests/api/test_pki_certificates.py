@@ -3,7 +3,6 @@ their audit events, and reading certificates only in domains the caller can see.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from pki.models import IssuedCertificate
 from pki.services import hierarchy, profiles
 from pki.services.issuance import IssueRequest, issue
 from tests.api.conftest import new_csr
-from tests.pki.conftest import TLS_SERVER
+from tests.pki.helpers import TLS_SERVER, assert_verifies
 
 pytestmark = pytest.mark.django_db
 
@@ -97,25 +96,13 @@ def test_issue_answers_201_with_a_chain_openssl_verifies(pki, client, make_csr, 
     assert body["serial"] == body["serial"].upper()
     assert response["Location"].endswith(f"/api/v1/certificates/{body['serial']}")
 
-    (tmp_path / "root.pem").write_text(certs.der_to_pem(bytes(root.certificate)))
-    (tmp_path / "chain.pem").write_text("".join(body["chain"]))
-    (tmp_path / "leaf.pem").write_text(body["certificate"])
-    out = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-purpose",
-            "sslserver",
-            "-CAfile",
-            tmp_path / "root.pem",
-            "-untrusted",
-            tmp_path / "chain.pem",
-            tmp_path / "leaf.pem",
-        ],
-        capture_output=True,
-        text=True,
+    assert_verifies(
+        tmp_path,
+        trusted=[bytes(root.certificate)],
+        untrusted=body["chain"],
+        target=body["certificate"],
+        extra=("-purpose", "sslserver"),
     )
-    assert out.returncode == 0, out.stdout + out.stderr
 
     leaf = x509.load_pem_x509_certificate(body["certificate"].encode())
     assert f"{leaf.serial_number:X}" == body["serial"].lstrip("0")

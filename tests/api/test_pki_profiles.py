@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import Profile, ProfileVersion
 from pki.services import hierarchy, profiles
-from tests.pki.conftest import TLS_SERVER
+from tests.pki.helpers import TLS_SERVER
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateRequest, IssuedCertificate
 from pki.services import hierarchy, profiles, requests
 from tests.api.conftest import new_csr
-from tests.pki.conftest import TLS_SERVER
+from tests.pki.helpers import TLS_SERVER
 
 pytestmark = pytest.mark.django_db
 

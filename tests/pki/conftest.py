@@ -13,15 +13,7 @@ from cryptography.x509.oid import NameOID
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain
 from pki.services import hierarchy, profiles
-
-TLS_SERVER = {
-    "key_types": ["rsa", "ec"],
-    "ekus": ["serverAuth"],
-    "key_usage": ["digitalSignature"],
-    "validity_days": 90,
-    "max_validity_days": 397,
-    "dns_suffixes": ["alpha.test", "localhost"],
-}
+from tests.pki.helpers import TLS_SERVER
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Shared by the hierarchy, ceremony, command and admin tests: the people of a ceremony, a
-helper that takes a ceremony through quorum and the approval engine's task, openssl verify."""
+helper that takes a ceremony through quorum and the approval engine's task, and `openssl verify`
+(openssl_verify, assert_verifies) for every test that checks a chain."""
 
 from __future__ import annotations
 
 import itertools
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,20 +95,26 @@ def make_people(make_user: Any, domain: Domain) -> People:
     )
 
 
-def write_pem(path: Path, *ders: bytes) -> Path:
-    path.write_text("".join(certs.der_to_pem(bytes(d)) for d in ders))
+def write_pem(path: Path, *certificates: bytes | str) -> Path:
+    """Write certificates to `path` as PEM: DER bytes are converted, str is PEM already."""
+    path.write_text(
+        "".join(c if isinstance(c, str) else certs.der_to_pem(bytes(c)) for c in certificates)
+    )
     return path
 
 
 def openssl_verify(
     tmp_path: Path,
     *,
-    trusted: list[bytes],
-    untrusted: list[bytes],
-    target: bytes,
+    trusted: Sequence[bytes | str],
+    untrusted: Sequence[bytes | str] = (),
+    target: bytes | str,
     extra: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """`openssl verify -CAfile <trusted> [-untrusted <untrusted>] <target>`."""
+    """`openssl verify <extra> -CAfile <trusted> [-untrusted <untrusted>] <target>`.
+
+    Certificates are DER bytes or PEM text; each call writes its own files under `tmp_path`.
+    `extra` holds further options, e.g. ("-x509_strict", "-purpose", "sslserver")."""
     n = next(_names)
     args = [
         "openssl",
@@ -119,6 +127,22 @@ def openssl_verify(
         args += ["-untrusted", str(write_pem(tmp_path / f"untrusted{n}.pem", *untrusted))]
     args.append(str(write_pem(tmp_path / f"target{n}.pem", target)))
     return subprocess.run(args, capture_output=True, text=True, check=False)
+
+
+def assert_verifies(
+    tmp_path: Path,
+    *,
+    trusted: Sequence[bytes | str],
+    untrusted: Sequence[bytes | str] = (),
+    target: bytes | str,
+    extra: tuple[str, ...] = (),
+) -> None:
+    """`openssl_verify` with the same arguments, which must say the target is OK."""
+    result = openssl_verify(
+        tmp_path, trusted=trusted, untrusted=untrusted, target=target, extra=extra
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ": OK" in result.stdout, result.stdout
 
 
 def import_secret(key: Any, cn: str = "Imported Root") -> dict[str, str]:

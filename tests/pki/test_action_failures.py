@@ -8,7 +8,7 @@ from approvals.models import ApprovalRequest
 from approvals.tasks import run_action
 from pki.models import Ceremony, CertificateAuthority, CertificateRequest, IssuedCertificate
 from pki.services import ceremonies, profiles, requests
-from tests.pki.conftest import TLS_SERVER
+from tests.pki.helpers import TLS_SERVER
 
 
 def test_a_request_the_profile_no_longer_allows_fails_visibly(pki, domain, make_user, make_csr):

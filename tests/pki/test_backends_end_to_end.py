@@ -3,17 +3,14 @@ issuing through the one path; every leaf verifies with `openssl verify`."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from accounts.roles import Role
 from approvals.tasks import run_action
-from pki.crypto import backends, certs
+from pki.crypto import backends
 from pki.models import CertificateAuthority
 from pki.services import ceremonies, profiles
 from pki.services.issuance import IssueRequest, issue
-from tests.pki.conftest import TLS_SERVER
 from tests.pki.crypto.conftest import (
     SOFTHSM_MODULE,
     SOFTHSM_PIN,
@@ -22,6 +19,7 @@ from tests.pki.crypto.conftest import (
     softhsm_backend,  # noqa: F401
 )
 from tests.pki.crypto.conftest_aws import CREDENTIALS, REGION
+from tests.pki.helpers import TLS_SERVER, assert_verifies
 
 
 @pytest.fixture
@@ -107,21 +105,10 @@ def test_chain_from_each_backend_verifies(
         )
     )
 
-    (tmp_path / "root.pem").write_text(certs.der_to_pem(bytes(root.certificate)))
-    (tmp_path / "chain.pem").write_text("".join(certs.der_to_pem(d) for d in issued.chain))
-    (tmp_path / "leaf.pem").write_text(certs.der_to_pem(bytes(issued.certificate.der)))
-    out = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            tmp_path / "root.pem",
-            "-untrusted",
-            tmp_path / "chain.pem",
-            tmp_path / "leaf.pem",
-        ],
-        capture_output=True,
-        text=True,
+    assert_verifies(
+        tmp_path,
+        trusted=[bytes(root.certificate)],
+        untrusted=issued.chain,
+        target=bytes(issued.certificate.der),
+        extra=("-x509_strict",),
     )
-    assert out.returncode == 0, out.stdout + out.stderr

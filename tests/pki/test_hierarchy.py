@@ -26,7 +26,7 @@ from pki.crypto.keys import KeyAlgorithm
 from pki.models import Ceremony, CertificateAuthority, CrossCertificate
 from pki.services import cas, hierarchy, profiles
 from pki.services.issuance import IssueRequest, issue
-from tests.pki.helpers import TLS_SERVER, People, make_people, openssl_verify
+from tests.pki.helpers import TLS_SERVER, People, assert_verifies, make_people, openssl_verify
 
 Op = Ceremony.Operation
 
@@ -66,11 +66,6 @@ def _issue_leaf(people: People, profile: str, cn: str, make_csr) -> bytes:
         )
     )
     return bytes(issued.certificate.der)
-
-
-def _verified(result) -> None:
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert ": OK" in result.stdout
 
 
 def _event(action: str, ceremony: Ceremony) -> AuditEvent:
@@ -114,14 +109,12 @@ def test_root_and_intermediate_through_ceremonies(people, make_csr, tmp_path: Pa
 
     profiles.save_profile(people.domain, "tls-server", TLS_SERVER, intermediate)
     leaf = _issue_leaf(people, "tls-server", "www.alpha.test", make_csr)
-    _verified(
-        openssl_verify(
-            tmp_path,
-            trusted=[bytes(root.certificate)],
-            untrusted=[bytes(intermediate.certificate)],
-            target=leaf,
-            extra=("-x509_strict",),
-        )
+    assert_verifies(
+        tmp_path,
+        trusted=[bytes(root.certificate)],
+        untrusted=[bytes(intermediate.certificate)],
+        target=leaf,
+        extra=("-x509_strict",),
     )
 
 
@@ -185,13 +178,11 @@ def test_rotating_an_intermediate(people, make_csr, tmp_path: Path):
     assert not certs.signed_by(after, bytes(old.certificate))
     assert certs.signed_by(before, bytes(old.certificate))
     for leaf, issuing in ((after, new), (before, old)):
-        _verified(
-            openssl_verify(
-                tmp_path,
-                trusted=[bytes(root.certificate)],
-                untrusted=[bytes(issuing.certificate)],
-                target=leaf,
-            )
+        assert_verifies(
+            tmp_path,
+            trusted=[bytes(root.certificate)],
+            untrusted=[bytes(issuing.certificate)],
+            target=leaf,
         )
 
     rotated = _event("ca.rotated", ceremony)
@@ -221,19 +212,13 @@ def test_rotating_a_root_links_the_new_root_to_the_old(people, make_csr, tmp_pat
     assert certs.info(link_der).path_length == new.path_length == old.path_length == 1
 
     # The link is a valid CA certificate under the old root ...
-    _verified(
-        openssl_verify(tmp_path, trusted=[bytes(old.certificate)], untrusted=[], target=link_der)
-    )
+    assert_verifies(tmp_path, trusted=[bytes(old.certificate)], target=link_der)
     # ... so a relying party that still trusts only the old root accepts what the new root
     # signs, through the link; one that trusts the new root needs nothing else.
     leaf = _issue_leaf(people, "root-direct", "www.alpha.test", make_csr)
     assert certs.signed_by(leaf, bytes(new.certificate))
-    _verified(
-        openssl_verify(
-            tmp_path, trusted=[bytes(old.certificate)], untrusted=[link_der], target=leaf
-        )
-    )
-    _verified(openssl_verify(tmp_path, trusted=[bytes(new.certificate)], untrusted=[], target=leaf))
+    assert_verifies(tmp_path, trusted=[bytes(old.certificate)], untrusted=[link_der], target=leaf)
+    assert_verifies(tmp_path, trusted=[bytes(new.certificate)], target=leaf)
     # The new root certificate itself is self-signed: openssl does not look for another
     # issuer of a self-signed target, so it is the link (not new_root.pem) that chains to
     # the old root.
@@ -265,7 +250,7 @@ def test_rotating_an_intermediate_after_its_root_rotated(people, make_csr, tmp_p
         ([bytes(new_root.certificate)], [bytes(new_issuing.certificate)]),
         ([bytes(old_root.certificate)], [bytes(new_issuing.certificate), link]),
     ):
-        _verified(openssl_verify(tmp_path, trusted=trusted, untrusted=untrusted, target=leaf))
+        assert_verifies(tmp_path, trusted=trusted, untrusted=untrusted, target=leaf)
 
 
 def test_rotation_is_atomic(people, monkeypatch):
@@ -327,18 +312,14 @@ def test_cross_signing_an_intermediate_by_a_second_root(people, make_csr, tmp_pa
     assert certs.signed_by(cross_der, bytes(root_b.certificate))
 
     # the same leaf, two paths: through I to A, through the cross-certificate to B
-    _verified(
-        openssl_verify(
-            tmp_path,
-            trusted=[bytes(root_a.certificate)],
-            untrusted=[bytes(intermediate.certificate)],
-            target=leaf,
-        )
+    assert_verifies(
+        tmp_path,
+        trusted=[bytes(root_a.certificate)],
+        untrusted=[bytes(intermediate.certificate)],
+        target=leaf,
     )
-    _verified(
-        openssl_verify(
-            tmp_path, trusted=[bytes(root_b.certificate)], untrusted=[cross_der], target=leaf
-        )
+    assert_verifies(
+        tmp_path, trusted=[bytes(root_b.certificate)], untrusted=[cross_der], target=leaf
     )
     # and B alone, without the cross-certificate, is no path at all
     unrelated = openssl_verify(
@@ -483,14 +464,12 @@ def _check_imported(people, ceremony, external, make_csr, tmp_path, slug) -> Cer
         )
     )
     assert issued.chain == [_der(external["int"])]
-    _verified(
-        openssl_verify(
-            tmp_path,
-            trusted=[_der(external["root"])],
-            untrusted=issued.chain,
-            target=bytes(issued.certificate.der),
-            extra=("-x509_strict",),
-        )
+    assert_verifies(
+        tmp_path,
+        trusted=[_der(external["root"])],
+        untrusted=issued.chain,
+        target=bytes(issued.certificate.der),
+        extra=("-x509_strict",),
     )
     return ca
 
@@ -547,11 +526,7 @@ def test_import_below_a_ca_of_ours(people, make_csr, tmp_path: Path):
     assert cas.chain(ca) == [_der(sub), bytes(root.certificate)]
     profiles.save_profile(people.domain, "tls-sub", TLS_SERVER, ca)
     leaf = _issue_leaf(people, "tls-sub", "www.alpha.test", make_csr)
-    _verified(
-        openssl_verify(
-            tmp_path, trusted=[bytes(root.certificate)], untrusted=[_der(sub)], target=leaf
-        )
-    )
+    assert_verifies(tmp_path, trusted=[bytes(root.certificate)], untrusted=[_der(sub)], target=leaf)
 
 
 def test_import_of_a_self_signed_root(people):
@@ -662,13 +637,10 @@ def test_local_pki(domain, tmp_path: Path):
     assert root.ceremony is None and issuing.parent == root
     assert (root.path_length, issuing.path_length) == (1, 0)
     assert root.key_algorithm == issuing.key_algorithm == "ec-p384"
-    _verified(
-        openssl_verify(
-            tmp_path,
-            trusted=[bytes(root.certificate)],
-            untrusted=[],
-            target=bytes(issuing.certificate),
-        )
+    assert_verifies(
+        tmp_path,
+        trusted=[bytes(root.certificate)],
+        target=bytes(issuing.certificate),
     )
     events = AuditEvent.objects.filter(action__in=["ca.root.created", "ca.intermediate.created"])
     assert [e.details["ceremony_id"] for e in events] == [None, None]

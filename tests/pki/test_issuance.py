@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from accounts.roles import Role
 from audit.models import AuditEvent, OutboxMessage
 from config.errors import Conflict, Forbidden
-from pki.crypto import certs
 from pki.models import IssuedCertificate
 from pki.services import cas
 from pki.services.issuance import IssueRequest, ProfileDenied, issue
+from tests.pki.helpers import assert_verifies
 
 
 @pytest.fixture
@@ -33,26 +32,13 @@ def test_issued_certificate_verifies_with_openssl(pki, domain, operator, make_cs
     root, issuing = pki
     issued = issue(_req(domain, operator, make_csr("www.alpha.test")))
     cert = x509.load_der_x509_certificate(bytes(issued.certificate.der))
-    (tmp_path / "root.pem").write_text(certs.der_to_pem(bytes(root.certificate)))
-    (tmp_path / "chain.pem").write_text("".join(certs.der_to_pem(d) for d in issued.chain))
-    (tmp_path / "leaf.pem").write_text(certs.der_to_pem(bytes(issued.certificate.der)))
-    out = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            "sslserver",
-            "-CAfile",
-            tmp_path / "root.pem",
-            "-untrusted",
-            tmp_path / "chain.pem",
-            tmp_path / "leaf.pem",
-        ],
-        capture_output=True,
-        text=True,
+    assert_verifies(
+        tmp_path,
+        trusted=[bytes(root.certificate)],
+        untrusted=issued.chain,
+        target=bytes(issued.certificate.der),
+        extra=("-x509_strict", "-purpose", "sslserver"),
     )
-    assert out.returncode == 0, out.stdout + out.stderr
     assert issued.chain == [bytes(issuing.certificate)]
     ext = cert.extensions
     assert ext.get_extension_for_class(x509.BasicConstraints).value.ca is False

@@ -10,7 +10,7 @@ from pki.crypto.csr import inspect
 from pki.models import Profile
 from pki.services import profiles
 from pki.services.profiles import ProfileSpec, evaluate
-from tests.pki.conftest import TLS_SERVER
+from tests.pki.helpers import TLS_SERVER
 
 
 def test_an_edit_makes_a_new_version_and_keeps_the_old(pki, domain):

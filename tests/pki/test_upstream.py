@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from accounts.roles import Role
 from approvals.tasks import run_action
-from pki.crypto import certs
 from pki.models import CertificateAuthority
 from pki.services import ceremonies, profiles
 from pki.services.issuance import IssueRequest, issue
-from tests.pki.conftest import TLS_SERVER
 from tests.pki.crypto.conftest_aws import moto_server  # noqa: F401
 from tests.pki.crypto.test_awspca import make_root_ca
+from tests.pki.helpers import TLS_SERVER, assert_verifies
 
 
 @pytest.fixture
@@ -61,14 +58,7 @@ def test_upstream_ca_issues_through_the_one_path(
     )
 
     assert issued.certificate.ca == ca
-    (tmp_path / "root.pem").write_text(certs.der_to_pem(bytes(ca.certificate)))
-    (tmp_path / "leaf.pem").write_text(certs.der_to_pem(bytes(issued.certificate.der)))
-    out = subprocess.run(
-        ["openssl", "verify", "-CAfile", tmp_path / "root.pem", tmp_path / "leaf.pem"],
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert_verifies(tmp_path, trusted=[bytes(ca.certificate)], target=bytes(issued.certificate.der))
 
 
 def test_upstream_credentials_are_refused_in_params(domain, make_user):

@@ -15,15 +15,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from pki.crypto.aws import AwsClient
 from pki.crypto.keys import (
     ExportRefused,
     GeneratedKey,
@@ -50,19 +47,6 @@ _SIGNING_ALGORITHM = {
     KeyAlgorithm.EC_P256: "ECDSA_SHA_256",
     KeyAlgorithm.EC_P384: "ECDSA_SHA_384",
 }
-_DEFAULT_CONFIG: dict[str, Any] = {
-    "connect_timeout": 5,
-    "read_timeout": 30,
-    "retries": {"max_attempts": 3, "mode": "standard"},
-}
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", "Error"), error.get("Message", "")
-        return f"{code}: {message}" if message else code
-    return str(exc) or type(exc).__name__
 
 
 class KmsSigner:
@@ -124,35 +108,25 @@ class KmsBackend:
         self.endpoint_url = endpoint_url
         self.key_alias_prefix = key_alias_prefix
         self.message_type = message_type
-        self._credentials = (access_key_id, secret_access_key)
-        try:
-            self._config = Config(**{**_DEFAULT_CONFIG, **options})
-        except (TypeError, BotoCoreError) as exc:
-            raise KeyBackendError(f"invalid KMS backend options: {exc}") from None
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._aws = AwsClient(
+            "kms",
+            name="KMS",
+            options_name="KMS backend",
+            error=KeyBackendError,
+            region=region,
+            endpoint_url=endpoint_url,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            options=options,
+        )
 
     def client(self) -> Any:
         """The boto3 KMS client, made on first use (boto3 clients are thread-safe)."""
-        with self._lock:
-            if self._client is None:
-                session = boto3.session.Session(
-                    aws_access_key_id=self._credentials[0],
-                    aws_secret_access_key=self._credentials[1],
-                    region_name=self.region,
-                )
-                self._client = session.client(
-                    "kms", endpoint_url=self.endpoint_url, config=self._config
-                )
-            return self._client
+        return self._aws.client()
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         """Run a client method (``sign``, ``get_public_key``...); errors → KeyBackendError."""
-        try:
-            response: dict[str, Any] = getattr(self.client(), operation)(**params)
-        except (ClientError, BotoCoreError) as exc:
-            raise KeyBackendError(f"KMS {operation} failed: {_reason(exc)}") from None
-        return response
+        return self._aws.call(operation, **params)
 
     def algorithms(self) -> frozenset[KeyAlgorithm]:
         return frozenset(_KEY_SPEC)

@@ -7,22 +7,14 @@ for it, up to `timeout` seconds. Every AWS or transport failure becomes an Upstr
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-_DEFAULT_CONFIG: dict[str, Any] = {
-    "connect_timeout": 5,
-    "read_timeout": 30,
-    "retries": {"max_attempts": 3, "mode": "standard"},
-}
+from pki.crypto.aws import AWS_ERRORS, AwsClient, error_code
 
 
 class UpstreamError(Exception):
@@ -34,14 +26,6 @@ class IssuedByUpstream:
     certificate_der: bytes
     chain_der: list[bytes] = field(default_factory=list)  # issuer first, up to the root
     certificate_arn: str = ""
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", "Error"), error.get("Message", "")
-        return f"{code}: {message}" if message else code
-    return str(exc) or type(exc).__name__
 
 
 def _ders(pem: str | None) -> list[bytes]:
@@ -72,33 +56,22 @@ class PrivateCA:
         self.endpoint_url = endpoint_url
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self._credentials = (access_key_id, secret_access_key)
-        try:
-            self._config = Config(**{**_DEFAULT_CONFIG, **options})
-        except (TypeError, BotoCoreError) as exc:
-            raise UpstreamError(f"invalid AWS Private CA options: {exc}") from None
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._aws = AwsClient(
+            "acm-pca",
+            name="AWS Private CA",
+            error=UpstreamError,
+            region=region,
+            endpoint_url=endpoint_url,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            options=options,
+        )
 
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                session = boto3.session.Session(
-                    aws_access_key_id=self._credentials[0],
-                    aws_secret_access_key=self._credentials[1],
-                    region_name=self.region,
-                )
-                self._client = session.client(
-                    "acm-pca", endpoint_url=self.endpoint_url, config=self._config
-                )
-            return self._client
+        return self._aws.client()
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self.client(), operation)(**params)
-        except (ClientError, BotoCoreError) as exc:
-            raise UpstreamError(f"AWS Private CA {operation} failed: {_reason(exc)}") from None
-        return response
+        return self._aws.call(operation, **params)
 
     def issue(
         self,
@@ -153,15 +126,9 @@ class PrivateCA:
                     CertificateAuthorityArn=self.arn, CertificateArn=certificate_arn
                 )
                 return response
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "RequestInProgressException":
-                    raise UpstreamError(
-                        f"AWS Private CA GetCertificate failed: {_reason(exc)}"
-                    ) from None
-            except BotoCoreError as exc:
-                raise UpstreamError(
-                    f"AWS Private CA GetCertificate failed: {_reason(exc)}"
-                ) from None
+            except AWS_ERRORS as exc:
+                if error_code(exc) != "RequestInProgressException":
+                    raise self._aws.failed("GetCertificate", exc) from None
             if time.monotonic() + self.poll_interval > deadline:
                 raise UpstreamError(
                     f"AWS Private CA did not issue {certificate_arn} within {self.timeout:g}s"

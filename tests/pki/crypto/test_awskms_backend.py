@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from pki.crypto.keys import (
     verify,
 )
 from tests.pki.crypto.conftest_aws import CREDENTIALS, REGION, free_port
+from tests.pki.helpers import assert_verifies
 
 KMS_ALGORITHMS = [
     KeyAlgorithm.RSA_2048,
@@ -160,11 +160,6 @@ def test_digest_mode_sends_the_local_digest(moto_server: str, algorithm: KeyAlgo
     )
 
 
-def _write(path: Path, der: bytes) -> Path:
-    path.write_text(certs.der_to_pem(der))
-    return path
-
-
 def _template(subject: str, public_key_der: bytes, **kw: Any) -> certs.CertTemplate:
     now = certs.now()
     return certs.CertTemplate(
@@ -217,19 +212,10 @@ def test_chain_with_kms_root_and_intermediate_verifies_with_openssl(
     assert certs.info(root_der).self_signed
     assert certs.signed_by(issuing_der, root_der)
     assert certs.signed_by(leaf_der, issuing_der)
-    result = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            str(_write(tmp_path / "root.pem", root_der)),
-            "-untrusted",
-            str(_write(tmp_path / "issuing.pem", issuing_der)),
-            str(_write(tmp_path / "leaf.pem", leaf_der)),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    assert_verifies(
+        tmp_path,
+        trusted=[root_der],
+        untrusted=[issuing_der],
+        target=leaf_der,
+        extra=("-x509_strict",),
     )
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,6 @@ server speaking the acm-pca JSON protocol instead.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pki.crypto import certs
 from pki.crypto.upstream.awspca import PrivateCA, UpstreamError
 from tests.pki.crypto.conftest_aws import CREDENTIALS, REGION, free_port
+from tests.pki.helpers import assert_verifies
 
 ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/V1"
 
@@ -119,16 +119,9 @@ def test_issue_returns_a_certificate_that_chains(
     assert certs.info(ca_der).self_signed
     assert certs.signed_by(issued.certificate_der, ca_der)
 
-    (tmp_path / "ca.pem").write_text(certs.der_to_pem(ca_der))
-    (tmp_path / "leaf.pem").write_text(certs.der_to_pem(issued.certificate_der))
-    result = subprocess.run(
-        ["openssl", "verify", "-x509_strict", "-CAfile", "ca.pem", "leaf.pem"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
+    assert_verifies(
+        tmp_path, trusted=[ca_der], target=issued.certificate_der, extra=("-x509_strict",)
     )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_unknown_ca_arn(moto_server: str, pca_arn: str) -> None:

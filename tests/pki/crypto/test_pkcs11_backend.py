@@ -34,6 +34,7 @@ from pki.crypto.keys import (
     verify,
 )
 from tests.pki.crypto.conftest import SOFTHSM_MODULE, SOFTHSM_PIN, SOFTHSM_TOKEN
+from tests.pki.helpers import assert_verifies
 
 REQUIRED = {
     KeyAlgorithm.RSA_2048,
@@ -204,27 +205,11 @@ def test_ca_chain_on_the_token_verifies_with_openssl(
         issuing_signer,
         issuing,
     )
-    for name, der in (("root", root), ("issuing", issuing), ("leaf", leaf)):
-        (tmp_path / f"{name}.pem").write_text(certs.der_to_pem(der))
     assert certs.signed_by(issuing, root) and certs.signed_by(leaf, issuing)
 
-    result = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "issuing.pem",
-            "leaf.pem",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    assert_verifies(
+        tmp_path, trusted=[root], untrusted=[issuing], target=leaf, extra=("-x509_strict",)
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "leaf.pem: OK" in result.stdout
     assert certs.info(leaf).key_algorithm == str(algorithm)
 
 
