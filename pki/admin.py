@@ -190,7 +190,7 @@ class CeremonyAdmin(ReadOnlyAdmin):
                 )
                 continue
             try:
-                result = hierarchy.execute(ceremony.pk)
+                result = hierarchy.execute(ceremony.pk, actor=request.user)
             except QuorumNotMet as exc:
                 self.message_user(request, f"refused: {exc}", messages.ERROR)
             except _REFUSALS as exc:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -39,7 +39,9 @@ from pki.services.ceremony_rules import SECRET_PURPOSE, require_quorum
 CA_KEY_USAGE = ["keyCertSign", "cRLSign", "digitalSignature"]
 
 
-def execute(ceremony_id: int, actor: User | None = None) -> dict[str, Any]:
+def execute(
+    ceremony_id: int, actor: User | AnonymousUser | None = None, via: str = "approval engine"
+) -> dict[str, Any]:
     """Run an approved ceremony's operation once. Refuses without quorum."""
     with transaction.atomic():
         ceremony = Ceremony.objects.select_for_update().select_related("domain").get(pk=ceremony_id)
@@ -51,6 +53,19 @@ def execute(ceremony_id: int, actor: User | None = None) -> dict[str, Any]:
         ceremony.result = {"ca": ca.slug} if isinstance(ca, CertificateAuthority) else ca
         ceremony.sealed_secret = None  # an imported key has moved into its backend
         ceremony.save(update_fields=["state", "finished_at", "result", "sealed_secret"])
+        # Who ran it: a person (the admin action), a command, or the engine's task.
+        record(
+            "ca.ceremony.executed",
+            actor=actor,
+            domain=ceremony.domain,
+            obj=ceremony,
+            details={
+                "ceremony_id": ceremony.pk,
+                "operation": ceremony.operation,
+                "result": ceremony.result,
+                "run_by": actor.get_username() if actor and actor.is_authenticated else via,
+            },
+        )
         return ceremony.result
 
 

@@ -309,3 +309,14 @@ def test_superuser_without_a_domain_role_is_not_a_custodian(people):
     # a superuser holds every permission, but is not among the named custodians
     with pytest.raises(Forbidden, match="not one of the named approvers"):
         approvals.approve(ceremony.approval_id, boss)
+
+
+def test_who_ran_a_ceremony_is_recorded(people, one_short):
+    done = people.run(Ceremony.Operation.CREATE_ROOT, {**ROOT, "slug": "engine-root"})
+    by_engine = AuditEvent.objects.get(action="ca.ceremony.executed", object_id=str(done.pk))
+    assert by_engine.details["run_by"] == "approval engine" and by_engine.actor is None
+    people.approve(one_short, 2)
+    call_command("run_ceremony", str(one_short.pk))
+    by_command = AuditEvent.objects.get(action="ca.ceremony.executed", object_id=str(one_short.pk))
+    assert by_command.details["run_by"] == "manage.py run_ceremony"
+    assert by_command.details["ceremony_id"] == one_short.pk

@@ -21,7 +21,7 @@ class Command(BaseCommand):
         if not Ceremony.objects.filter(pk=ceremony_id).exists():
             raise CommandError(f"no ceremony #{ceremony_id}")
         try:
-            result = hierarchy.execute(ceremony_id)
+            result = hierarchy.execute(ceremony_id, via="manage.py run_ceremony")
         except REFUSALS as exc:
             raise CommandError(f"ceremony #{ceremony_id} refused: {reason_of(exc)}") from None
         facts = ", ".join(f"{k} {v}" for k, v in result.items())
