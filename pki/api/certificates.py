@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -25,10 +26,18 @@ from pki.api.common import (
     validated,
 )
 from pki.crypto import certs
-from pki.models import IssuedCertificate, Protocol
+from pki.models import Domain, IssuedCertificate, Protocol
 from pki.services import cas
 from pki.services.ca_driver import UpstreamFailed
-from pki.services.issuance import IssuanceUnavailable, IssueRequest, ProfileDenied, issue
+from pki.services.issuance import (
+    MAX_BATCH,
+    IssuanceUnavailable,
+    Issued,
+    IssueRequest,
+    ProfileDenied,
+    issue,
+    issue_batch,
+)
 
 RETRY_AFTER = "30"  # seconds; no CA or an upstream that failed is rarely back sooner
 MAX_IDEMPOTENCY_KEY = 200
@@ -40,6 +49,18 @@ class IssueSerializer(serializers.Serializer[Any]):
     domain = serializers.SlugField(max_length=63)
     profile = serializers.SlugField(max_length=100)
     csr = serializers.CharField(max_length=64 * 1024, trim_whitespace=False)
+
+
+class BatchSerializer(serializers.Serializer[Any]):
+    """The body of POST /api/v1/certificates/batch: several CSRs under one profile."""
+
+    domain = serializers.SlugField(max_length=63)
+    profile = serializers.SlugField(max_length=100)
+    csrs = serializers.ListField(
+        child=serializers.CharField(max_length=64 * 1024, trim_whitespace=False),
+        min_length=1,
+        max_length=MAX_BATCH,
+    )
 
 
 class CertificateSerializer(serializers.ModelSerializer[IssuedCertificate]):
@@ -163,34 +184,74 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
         data = validated(IssueSerializer, request)
         key = _idempotency_key(request)
         user = person(request)
-        domain = domain_for(data["domain"], user, Perm.CERTS_ISSUE)
-        if not domain.protocol_enabled(Protocol.API):
-            raise exceptions.PermissionDenied(f"the REST API is disabled in domain {domain.slug}")
-        try:
-            issued = issue(
-                IssueRequest(
-                    domain=domain,
-                    profile=data["profile"],
-                    csr=data["csr"],
-                    protocol=Protocol.API,
-                    user=user,
-                    idempotency_key=key,
-                )
-            )
-        except ProfileDenied as exc:
-            return Response(
-                {"detail": str(exc), "code": "profile_denied", "reasons": exc.reasons},
-                status=status.HTTP_403_FORBIDDEN,
-            )
-        except IssuanceUnavailable as exc:
-            return _unavailable(str(exc), "issuance_unavailable")
-        except UpstreamFailed as exc:
-            return _unavailable(str(exc), "upstream_failed")
-        cert = issued.certificate
+        domain = _issuing_domain(data["domain"], request)
+        issue_request = IssueRequest(
+            domain=domain,
+            profile=data["profile"],
+            csr=data["csr"],
+            protocol=Protocol.API,
+            user=user,
+            idempotency_key=key,
+        )
+        failure, issued = _attempt(lambda: [issue(issue_request)])
+        if failure is not None:
+            return failure
+        cert = issued[0].certificate
         return Response(
-            CertificateDetailSerializer(cert, context={"chain": issued.chain}).data,
-            status=status.HTTP_201_CREATED if issued.created else status.HTTP_200_OK,
+            CertificateDetailSerializer(cert, context={"chain": issued[0].chain}).data,
+            status=status.HTTP_201_CREATED if issued[0].created else status.HTTP_200_OK,
             headers={"Location": f"{request.path.rstrip('/')}/{cert.serial}"},
+        )
+
+    @extend_schema(
+        request=BatchSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="retrying the same batch with the same key returns the same "
+                "certificates (200)",
+            )
+        ],
+        responses={
+            201: CertificateDetailSerializer(many=True),
+            200: CertificateDetailSerializer(many=True),
+            403: ProblemSerializer,
+            409: ProblemSerializer,
+            503: ProblemSerializer,
+        },
+    )
+    @action(detail=False, methods=["post"])
+    def batch(self, request: Request) -> Response:
+        """Several certificates under one profile in one call, all or none: the same rules
+        per certificate as POST /certificates, for integrators enrolling fleets."""
+        data = validated(BatchSerializer, request)
+        key = _idempotency_key(request)
+        user = person(request)
+        domain = _issuing_domain(data["domain"], request)
+        requests = [
+            IssueRequest(
+                domain=domain,
+                profile=data["profile"],
+                csr=csr,
+                protocol=Protocol.API,
+                user=user,
+                idempotency_key=f"{key}#{i}" if key else None,
+            )
+            for i, csr in enumerate(data["csrs"])
+        ]
+        failure, issued = _attempt(lambda: issue_batch(requests))
+        if failure is not None:
+            return failure
+        body = [
+            CertificateDetailSerializer(item.certificate, context={"chain": item.chain}).data
+            for item in issued
+        ]
+        created = any(item.created for item in issued)
+        return Response(
+            {"certificates": body},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     @extend_schema(
@@ -208,6 +269,26 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
     def der(self, request: Request, serial: str | None = None) -> HttpResponse:
         cert = self.get_object()
         return file_response(bytes(cert.der), DER_CERT_TYPE, f"{cert.serial}.cer")
+
+
+def _issuing_domain(slug: str, request: Request) -> Domain:
+    domain = domain_for(slug, person(request), Perm.CERTS_ISSUE)
+    if not domain.protocol_enabled(Protocol.API):
+        raise exceptions.PermissionDenied(f"the REST API is disabled in domain {domain.slug}")
+    return domain
+
+
+def _attempt(work: Callable[[], list[Issued]]) -> tuple[Response | None, list[Issued]]:
+    """Run an issuance; the refusals the service raises become their answers."""
+    try:
+        return None, work()
+    except ProfileDenied as exc:
+        body = {"detail": str(exc), "code": "profile_denied", "reasons": exc.reasons}
+        return Response(body, status=status.HTTP_403_FORBIDDEN), []
+    except IssuanceUnavailable as exc:
+        return _unavailable(str(exc), "issuance_unavailable"), []
+    except UpstreamFailed as exc:
+        return _unavailable(str(exc), "upstream_failed"), []
 
 
 def _idempotency_key(request: Request) -> str | None:
