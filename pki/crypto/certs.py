@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
@@ -249,7 +250,7 @@ def signed_by(cert: x509.Certificate | bytes, issuer: x509.Certificate | bytes) 
         return False
     try:
         c.verify_directly_issued_by(i)
-    except (ValueError, TypeError, Exception):
+    except (InvalidSignature, ValueError, TypeError):  # bad signature, or unusable key/algorithm
         return False
     return True
 
