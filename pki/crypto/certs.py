@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
-from pki.crypto.keys import Signer, algorithm_of, verify
+from pki.crypto.keys import KeyBackendError, Signer, algorithm_of, verify
 from pki.crypto.names import KEY_USAGES, build_name, eku_name, eku_oid, name_pairs
 from pki.crypto.signing import sign_certificate
 
@@ -216,7 +216,7 @@ def info(data: bytes | str | x509.Certificate) -> CertInfo:
     public_key = cert.public_key()
     try:
         algorithm = str(algorithm_of(public_key))
-    except Exception:
+    except KeyBackendError:  # a key type no CA of ours uses (a leaf's, say)
         algorithm = type(public_key).__name__
     return CertInfo(
         der=der,

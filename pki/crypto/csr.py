@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID
@@ -74,7 +75,7 @@ def inspect(data: bytes | str) -> CsrInfo:
         raise CsrError(f"not a PKCS#10 request: {exc}") from None
     try:
         signature_valid = csr.is_signature_valid
-    except Exception:  # an algorithm we cannot check counts as not proven
+    except (UnsupportedAlgorithm, ValueError):  # what we cannot check is not proven
         signature_valid = False
     key_type, key_size, curve = _key_facts(public_key)
     info = CsrInfo(
@@ -123,7 +124,7 @@ def inspect(data: bytes | str) -> CsrInfo:
 def _hash_name(csr: x509.CertificateSigningRequest) -> str | None:
     try:
         algorithm = csr.signature_hash_algorithm
-    except Exception:  # unsupported algorithm
+    except (UnsupportedAlgorithm, ValueError):
         return None
     return algorithm.name if algorithm is not None else None
 
