@@ -1,11 +1,14 @@
-"""Certificates issued per second through the REST API (POST /api/v1/certificates), served
-by gunicorn (config.wsgi) on PostgreSQL the way production runs it, for a P-256 and an
-RSA-2048 issuing CA, beside `openssl speed`'s signing rate measured in the same run.
+"""Certificates issued per second through the REST API (POST /api/v1/certificates, and
+POST /api/v1/certificates/batch with many CSRs a request), served by gunicorn (config.wsgi)
+on PostgreSQL the way production runs it, for a P-256 and an RSA-2048 issuing CA, beside
+`openssl speed`'s signing rate measured in the same run.
 
 More figures show where the time goes, each one layer further in:
 
     API          gunicorn + Django + DRF + token auth + issue() + JSON, over HTTP, all cores,
                  with the CPU each party spent (web workers, PostgreSQL, load generator)
+    API batch    the same through POST /api/v1/certificates/batch, --batch-size CSRs a
+                 request (default 50; issue_batch()): certificates/s, p50/p99 a request
     floor        the same POST refused at body validation right after token auth (400):
                  what the web stack costs before any issuance work
     view         the same POST through Django's test client, one thread (no HTTP server)
@@ -14,6 +17,7 @@ More figures show where the time goes, each one layer further in:
     openssl      `openssl speed -seconds 3 ecdsap256` / `rsa2048`, sign/s, one core
 
     .venv/bin/python bench/issuance.py [--quick] [--profile] [--sweep] [--client python]
+                                       [--batch-size N]
 
 --sweep first compares gunicorn set-ups (sync and gthread workers); --profile lists the
 queries of one POST and where its CPU goes (cProfile in CPU time).
@@ -26,7 +30,9 @@ certificates into them; never point it at real data:
 
 The load comes from `wrk` (Debian package wrk) with a Lua script that cycles through
 pre-generated CSRs, each request with its own Idempotency-Key; without wrk (or with
-`--client python`) from an asyncio client in a separate process.
+`--client python`) from an asyncio client in a separate process. A batch request carries
+--batch-size distinct CSRs (consecutive ones of the pre-generated list, cycling through it)
+and its own Idempotency-Key, from which the endpoint derives the per-certificate keys.
 
 On a shared machine other work (a test run) would halve the figures: each figure waits for
 the machine to be quiet and is measured again (--attempts) when other work started
@@ -87,6 +93,7 @@ PROFILE = "tls-server"
 PROFILE_SPEC = {"dns_suffixes": ["bench.test"], "protocols": ["api"]}
 TARGET = 1000  # certificates/s with a P-256 software key (issue 3)
 PATH = "/api/v1/certificates"
+BATCH_PATH = "/api/v1/certificates/batch"
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -735,6 +742,7 @@ def load_wrk(
     seconds: float,
     workdir: Path,
     expect: int = 201,
+    path: str = PATH,
 ) -> dict[str, Any]:
     script = workdir / "issue.lua"
     script.write_text(
@@ -743,7 +751,7 @@ def load_wrk(
             "bodies": bodies,
             "token": token,
             "run": uuid.uuid4().hex[:12],
-            "path": PATH,
+            "path": path,
             "expect": expect,
         }
     )
@@ -774,6 +782,7 @@ def load_python(
     seconds: float,
     workdir: Path,
     expect: int = 201,
+    path: str = PATH,
 ) -> dict[str, Any]:
     """The asyncio client, in a process of its own (it shares the cores with the server)."""
     result = subprocess.run(
@@ -787,6 +796,7 @@ def load_python(
             str(connections),
             str(seconds),
             str(expect),
+            path,
         ],
         capture_output=True,
         text=True,
@@ -798,7 +808,13 @@ def load_python(
 
 
 async def _python_client(
-    port: int, bodies: list[bytes], token: str, connections: int, seconds: float, expect: int
+    port: int,
+    bodies: list[bytes],
+    token: str,
+    connections: int,
+    seconds: float,
+    expect: int,
+    path: str = PATH,
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:12]
     stop = time.monotonic() + seconds
@@ -819,7 +835,7 @@ async def _python_client(
                 i += 1
                 body = bodies[i % len(bodies)]
                 head = (
-                    f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                     f"Content-Type: application/json\r\nAuthorization: Token {token}\r\n"
                     f"X-Forwarded-Proto: https\r\nIdempotency-Key: {run}-{cid}-{i}\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n"
@@ -921,20 +937,24 @@ def api_rate(
     seconds: float,
     workdir: Path,
     expect: int = 201,
+    path: str = PATH,
+    per_request: int = 1,
 ) -> dict[str, Any]:
     """Answers with status `expect` per second over the window, after a warm-up, with the
-    CPU each group of processes spent meanwhile."""
+    CPU each group of processes spent meanwhile. `rate` counts `per_request` certificates
+    for each such answer (a batch of that many, all issued or none), `requests` the answers."""
     first = bodies.read_text().split("\n", 1)[0].encode()
     probe = issue_headers(token, f"probe-{uuid.uuid4().hex}")
-    status, answer = server.request("POST", PATH, first, probe)
+    status, answer = server.request("POST", path, first, probe)
     if status != expect:
         return {"unavailable": f"{status} {answer[:200].decode(errors='replace')}"}
-    load(server.port, bodies, token, connections, warmup, workdir, expect)
+    load(server.port, bodies, token, connections, warmup, workdir, expect, path)
     watch = CpuWatch()
-    out = dict(load(server.port, bodies, token, connections, seconds, workdir, expect))
+    out = dict(load(server.port, bodies, token, connections, seconds, workdir, expect, path))
     out["cpu"] = watch.usage(server.process.pid, ended="load")
     out["others"] = out["cpu"]["others"]
-    out["rate"] = out["statuses"].get(str(expect), 0) / out["seconds"]
+    out["requests"] = out["statuses"].get(str(expect), 0) / out["seconds"]
+    out["rate"] = out["requests"] * per_request
     out["unexpected"] = sum(v for k, v in out["statuses"].items() if k != str(expect))
     return out
 
@@ -965,6 +985,9 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--batch-size", type=int, default=50, help="CSRs a batch request (1 to 100, default 50)"
+    )
     parser.add_argument("--sweep", action="store_true", help="compare gunicorn set-ups on P-256")
     parser.add_argument("--profile", action="store_true", help="cProfile the service path, P-256")
     parser.add_argument(
@@ -977,6 +1000,8 @@ def main() -> None:
         help="seconds to wait for other work on the machine to stop before each figure",
     )
     args = parser.parse_args()
+    if not 1 <= args.batch_size <= 100:
+        parser.error("--batch-size: 1 to 100 (the endpoint's limit)")
     cores = os.cpu_count() or 1
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     warmup = 1.0 if args.quick else 3.0
@@ -984,6 +1009,8 @@ def main() -> None:
     builder_seconds = 1.0 if args.quick else 2.0
     speed_seconds = 1 if args.quick else 3
     count = args.csrs or (1000 if args.quick else 4000)
+    if count < args.batch_size:
+        parser.error("--csrs: at least --batch-size, so that a batch's CSRs are distinct")
     workers = args.workers or cores
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     load = load_wrk if use_wrk else load_python
@@ -1009,6 +1036,19 @@ def main() -> None:
         bodies[label].write_text(
             "".join(
                 json.dumps({"domain": slug, "profile": PROFILE, "csr": pem}) + "\n" for pem in csrs
+            )
+        )
+    # Batch bodies: each holds batch_size consecutive CSRs of the list, distinct within a
+    # batch; the requests cycle through the bodies as they do through the single CSRs.
+    size = args.batch_size
+    batches = [csrs[start : start + size] for start in range(0, count - size + 1, size)]
+    batch_bodies: dict[str, Path] = {}
+    for label, (_, _, slug) in ALGORITHMS.items():
+        batch_bodies[label] = workdir / f"batches-{slug}.jsonl"
+        batch_bodies[label].write_text(
+            "".join(
+                json.dumps({"domain": slug, "profile": PROFILE, "csrs": batch}) + "\n"
+                for batch in batches
             )
         )
 
@@ -1084,6 +1124,14 @@ def main() -> None:
                     server, load, bodies[label], token, args.connections, warmup, seconds, workdir
                 ),
             )
+        for label in ALGORITHMS:
+            rows[label]["batch"] = measure(
+                f"the {label} API batch window",
+                lambda label=label: api_rate(
+                    server, load, batch_bodies[label], token, args.connections, warmup, seconds,
+                    workdir, path=BATCH_PATH, per_request=size,
+                ),
+            )  # fmt: skip
     finally:
         server.stop()
     log = server.output()
@@ -1097,34 +1145,42 @@ def main() -> None:
         f" {warmup:.0f} s warm-up + {seconds:.0f} s; {count} distinct P-256 CSRs, one"
         " Idempotency-Key each"
     )
+    print(
+        f"API batch: POST {BATCH_PATH}, {size} distinct CSRs a request (batch size {size}),"
+        " one Idempotency-Key a request; same server, load and windows"
+    )
     print("service, view and builder: one process, one thread; openssl speed: one core")
     print()
-    head = ("algorithm", "API certs/s", "service-only certs/s", "builder-only certs/s",
-            "openssl speed sign/s")  # fmt: skip
-    print(f"{head[0]:<10} {head[1]:>12} {head[2]:>21} {head[3]:>21} {head[4]:>21}")
+    head = ("algorithm", "API certs/s", "API batch certs/s", "service-only certs/s",
+            "builder-only certs/s", "openssl speed sign/s")  # fmt: skip
+    print(f"{head[0]:<10} {head[1]:>12} {head[2]:>18} {head[3]:>21} {head[4]:>21} {head[5]:>21}")
     for label, row in rows.items():
         print(
-            f"{label:<10} {fmt(row['api'].get('rate')):>12} {fmt(row['service']):>21}"
-            f" {fmt(row['builder']):>21} {fmt(row['openssl']):>21}"
+            f"{label:<10} {fmt(row['api'].get('rate')):>12} {fmt(row['batch'].get('rate')):>18}"
+            f" {fmt(row['service']):>21} {fmt(row['builder']):>21} {fmt(row['openssl']):>21}"
         )
     print()
     for label, row in rows.items():
-        api = row["api"]
-        if "unavailable" in api:
-            print(f"{label}: API unavailable: {api['unavailable']}")
-        else:
+        for name, api, unit in (
+            ("API", row["api"], "a request"),
+            ("API batch", row["batch"], f"a request of {size} certificates"),
+        ):
+            if "unavailable" in api:
+                print(f"{label}: {name} unavailable: {api['unavailable']}")
+                continue
             print(
-                f"{label}: API p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms at"
-                f" {args.connections} connections; non-201 {api['unexpected']},"
-                f" socket errors {api['socket_errors']}; other work {api['others']:.2f} cores"
+                f"{label}: {name} p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms {unit}"
+                f" at {args.connections} connections ({api['requests']:,.1f} requests/s);"
+                f" non-201 {api['unexpected']}, socket errors {api['socket_errors']};"
+                f" other work {api['others']:.2f} cores"
             )
             for error in api["errors"]:
                 print(f"    {error}")
             cpu = api["cpu"]
             per = {k: v * 1000 / api["rate"] for k, v in cpu.items()} if api["rate"] else {}
             print(
-                f"{label}: CPU during the window, cores (ms a certificate): "
-                + ", ".join(f"{k} {v:.2f} ({per.get(k, 0):.1f})" for k, v in cpu.items())
+                f"{label}: {name} CPU during the window, cores (ms a certificate): "
+                + ", ".join(f"{k} {v:.2f} ({per.get(k, 0):.2f})" for k, v in cpu.items())
             )
         if row.get("view_error"):
             print(f"{label}: view in process failed: {row['view_error']}")
@@ -1157,10 +1213,14 @@ def main() -> None:
         )
     )
     p256 = rows["P-256"]["api"].get("rate")
-    if p256 is not None:
-        print(
-            f"\ntarget {TARGET:,} certificates/s (P-256, software key): API at {p256 / TARGET:.0%}"
-        )
+    p256_batch = rows["P-256"]["batch"].get("rate")
+    if p256 is not None or p256_batch is not None:
+        reached = [
+            f"{name} at {rate / TARGET:.0%}"
+            for name, rate in (("API", p256), (f"API batch of {size}", p256_batch))
+            if rate is not None
+        ]
+        print(f"\ntarget {TARGET:,} certificates/s (P-256, software key): " + ", ".join(reached))
     if args.profile:
         row = rows["P-256"]
         if row.get("view_sql"):
@@ -1188,17 +1248,12 @@ def _entry() -> None:
         )
         print(json.dumps(result))
     elif len(sys.argv) > 1 and sys.argv[1] == "_load":
-        port, bodies, token, connections, seconds, expect = sys.argv[2:8]
+        port, bodies, token, connections, seconds, expect, path = sys.argv[2:9]
         lines = Path(bodies).read_bytes().splitlines()
-        print(
-            json.dumps(
-                asyncio.run(
-                    _python_client(
-                        int(port), lines, token, int(connections), float(seconds), int(expect)
-                    )
-                )
-            )
+        client = _python_client(
+            int(port), lines, token, int(connections), float(seconds), int(expect), path
         )
+        print(json.dumps(asyncio.run(client)))
     else:
         main()
 
