@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 
 from pki.crypto.keys import KeyBackendError, Signer, algorithm_of, verify
 from pki.crypto.names import KEY_USAGES, build_name, eku_name, eku_oid, name_pairs
+from pki.crypto.pkcs import pem
 from pki.crypto.signing import sign_certificate
 
 
@@ -90,7 +91,8 @@ def serial_hex(serial: int) -> str:
 
 
 def der_to_pem(der: bytes) -> str:
-    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
+    """PEM (RFC 7468) of a DER certificate we hold; no parse, it was checked on the way in."""
+    return pem("CERTIFICATE", der)
 
 
 def load(data: bytes | str) -> x509.Certificate:
