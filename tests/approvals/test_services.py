@@ -20,11 +20,12 @@ ActionState = ApprovalRequest.ActionState
 
 
 def events(request: ApprovalRequest) -> list[str]:
+    # In write order: nothing seals the chain here (no worker), so seq is still null.
     return list(
         AuditEvent.objects.filter(
             object_id=str(request.pk), object_type="approvals.approvalrequest"
         )
-        .order_by("seq")
+        .order_by("id")
         .values_list("action", flat=True)
     )
 
