@@ -109,10 +109,3 @@ def event_payload(event: AuditEvent) -> dict[str, Any]:
         "object_id": event.object_id,
         "details": event.details,
     }
-
-
-def publish_message(topic: str, payload: dict[str, Any], *, domain_slug: str = "") -> OutboxMessage:
-    """Write an outbox message in the caller's transaction and wake the relay on commit."""
-    message = OutboxMessage.objects.create(topic=topic, payload=payload, domain_slug=domain_slug)
-    transaction.on_commit(wake_relay)
-    return message

@@ -11,7 +11,6 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtensionOID
 
 from pki.crypto.names import eku_name, name_pairs
 
@@ -77,8 +76,18 @@ def inspect(data: bytes | str) -> CsrInfo:
         signature_valid = csr.is_signature_valid
     except (UnsupportedAlgorithm, ValueError):  # what we cannot check is not proven
         signature_valid = False
+    try:
+        extensions = list(csr.extensions)
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise CsrError(f"unreadable requested extensions: {exc}") from None
+    names = next(
+        (e.value for e in extensions if isinstance(e.value, x509.SubjectAlternativeName)), None
+    )
+    ekus: list[x509.ObjectIdentifier] = next(
+        (list(e.value) for e in extensions if isinstance(e.value, x509.ExtendedKeyUsage)), []
+    )
     key_type, key_size, curve = _key_facts(public_key)
-    info = CsrInfo(
+    return CsrInfo(
         der=der,
         subject=name_pairs(subject),
         subject_text=subject.rfc4514_string(),
@@ -90,35 +99,22 @@ def inspect(data: bytes | str) -> CsrInfo:
         curve=curve,
         signature_valid=signature_valid,
         signature_hash=_hash_name(csr),
+        dns_names=names.get_values_for_type(x509.DNSName) if names else [],
+        ip_addresses=[str(i) for i in names.get_values_for_type(x509.IPAddress)] if names else [],
+        emails=names.get_values_for_type(x509.RFC822Name) if names else [],
+        uris=names.get_values_for_type(x509.UniformResourceIdentifier) if names else [],
+        requested_extensions=[e.oid._name or e.oid.dotted_string for e in extensions],
+        requested_ekus=[eku_name(oid) for oid in ekus],
+        challenge_password=_challenge_password(csr),
     )
+
+
+def _challenge_password(csr: x509.CertificateSigningRequest) -> str | None:
     try:
-        extensions = csr.extensions
-    except (ValueError, x509.DuplicateExtension) as exc:
-        raise CsrError(f"unreadable requested extensions: {exc}") from None
-    for ext in extensions:
-        info.requested_extensions.append(ext.oid._name if ext.oid._name else ext.oid.dotted_string)
-        if ext.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME:
-            san = ext.value
-            assert isinstance(san, x509.SubjectAlternativeName)
-            info.dns_names.extend(san.get_values_for_type(x509.DNSName))
-            info.ip_addresses.extend(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
-            info.emails.extend(san.get_values_for_type(x509.RFC822Name))
-            info.uris.extend(san.get_values_for_type(x509.UniformResourceIdentifier))
-        elif ext.oid == ExtensionOID.EXTENDED_KEY_USAGE:
-            assert isinstance(ext.value, x509.ExtendedKeyUsage)
-            info.requested_ekus.extend(eku_name(oid) for oid in ext.value)
-    try:
-        password = csr.attributes.get_attribute_for_oid(
-            x509.oid.AttributeOID.CHALLENGE_PASSWORD
-        ).value
-        object.__setattr__(
-            info,
-            "challenge_password",
-            password.decode(errors="replace") if isinstance(password, bytes) else password,
-        )
+        value = csr.attributes.get_attribute_for_oid(x509.oid.AttributeOID.CHALLENGE_PASSWORD).value
     except (x509.AttributeNotFound, ValueError):
-        pass
-    return info
+        return None
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _hash_name(csr: x509.CertificateSigningRequest) -> str | None:

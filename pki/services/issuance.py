@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NoReturn
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -29,7 +30,6 @@ from pki.models import (
     Domain,
     IdempotencyKey,
     IssuedCertificate,
-    Profile,
     ProfileVersion,
 )
 from pki.services import cas, profiles
@@ -87,44 +87,31 @@ class Issued:
 
 
 def issue(request: IssueRequest) -> Issued:
-    _authorize(request)
-    try:
-        csr = inspect(request.csr)
-    except CsrError as exc:
-        raise ValidationError(f"csr: {exc}") from None
-    version = _profile_version(request.domain, request.profile)
-    spec = profiles.ProfileSpec.parse(version.spec)
-    fingerprint = request.fingerprint(csr)
+    item = _prepare(request, {})
     try:
         with transaction.atomic():
             # The claim is the transaction's first write: an identical request running at the
             # same time blocks on the key's unique index until we commit (then its insert
             # fails and it answers with our certificate) or roll back (then it goes on).
-            claim = _claim(request, fingerprint)
-            verdict = profiles.evaluate(
-                spec, csr, protocol=request.protocol, validity_days=request.validity_days
-            )
-            if not verdict.allowed:
-                raise _Refused(verdict)
-            return _issue(request, version, spec, csr, claim)
+            claim = item.claim()
+            if request.idempotency_key:
+                claim.save(force_insert=True)
+            _require_allowed([item])
+            ca = _signing_ca(item.version)
+            cert, chain = _signed(item, ca)
+            cert.save(force_insert=True)
+            if request.idempotency_key:
+                claim.certificate = cert
+                claim.save(update_fields=["certificate"])
+            record_many(_issued_events(item, cert))
+            return Issued(cert, chain, created=True)
     except _Refused as refused:
-        # Recorded in its own transaction: the denial must outlive the refusal.
-        with transaction.atomic():
-            _record_evaluation(request, version, csr, refused.verdict)
-        raise ProfileDenied(refused.verdict.reasons) from None
+        _refuse([item], refused.verdicts, numbered=False)
     except IntegrityError:
-        found = _replay(request, fingerprint) if request.idempotency_key else None
+        found = _replay(item) if request.idempotency_key else None
         if found is None:
             raise
         return found
-
-
-class _Refused(Exception):
-    def __init__(
-        self, verdict: profiles.Verdict, batch: list[profiles.Verdict] | None = None
-    ) -> None:
-        self.verdict = verdict
-        self.batch = batch or []
 
 
 MAX_BATCH = 100
@@ -138,47 +125,34 @@ def issue_batch(requests: list[IssueRequest]) -> list[Issued]:
     events are paid once per batch instead of once per certificate."""
     if not 1 <= len(requests) <= MAX_BATCH:
         raise ValidationError(f"a batch holds 1 to {MAX_BATCH} requests")
-    items = _prepared(requests)
+    versions: dict[tuple[int, str], tuple[ProfileVersion, profiles.ProfileSpec]] = {}
+    items = [_prepare(r, versions, f"item {i}: ") for i, r in enumerate(requests)]
     try:
         with transaction.atomic():
             claims = IdempotencyKey.objects.bulk_create(
-                [_claim_row(r, fp) for r, _, _, _, fp in items if r.idempotency_key]
+                [item.claim() for item in items if item.request.idempotency_key]
             )
-            verdicts = [
-                profiles.evaluate(spec, csr, protocol=r.protocol, validity_days=r.validity_days)
-                for r, csr, _, spec, _ in items
-            ]
-            if not all(v.allowed for v in verdicts):
-                raise _Refused(profiles.Verdict(False, []), verdicts)
-            signed = [_signed(r, v, spec, csr, _signing_ca(v)) for r, csr, v, spec, _ in items]
+            _require_allowed(items)
+            signed = [_signed(item, _signing_ca(item.version)) for item in items]
             rows = IssuedCertificate.objects.bulk_create([cert for cert, _ in signed])
-            keyed = [row for row, (r, *_) in zip(rows, items, strict=True) if r.idempotency_key]
-            for claim, row in zip(claims, keyed, strict=True):
+            keyed_rows = [
+                row for item, row in zip(items, rows, strict=True) if item.request.idempotency_key
+            ]
+            for claim, row in zip(claims, keyed_rows, strict=True):
                 claim.certificate = row
             IdempotencyKey.objects.bulk_update(claims, ["certificate"])
             record_many(
                 [
                     entry
-                    for row, (r, csr, v, _, _) in zip(rows, items, strict=True)
-                    for entry in _issued_events(r, v, csr, row)
+                    for item, row in zip(items, rows, strict=True)
+                    for entry in _issued_events(item, row)
                 ]
             )
             return [Issued(row, chain, True) for row, (_, chain) in zip(rows, signed, strict=True)]
     except _Refused as refused:
-        denied = [
-            (i, item, verdict)
-            for i, (item, verdict) in enumerate(zip(items, refused.batch, strict=True))
-            if not verdict.allowed
-        ]
-        with transaction.atomic():
-            record_many(
-                [_evaluation(r, v, csr, verdict) for _, (r, csr, v, _, _), verdict in denied]
-            )
-        raise ProfileDenied(
-            [f"item {i}: {reason}" for i, _, verdict in denied for reason in verdict.reasons]
-        ) from None
+        _refuse(items, refused.verdicts, numbered=True)
     except IntegrityError:
-        replays = [_replay(r, fp) if r.idempotency_key else None for r, _, _, _, fp in items]
+        replays = [_replay(item) if item.request.idempotency_key else None for item in items]
         if any(found is None for found in replays):
             raise Conflict(
                 "some of this batch's idempotency keys are held by another request",
@@ -187,25 +161,77 @@ def issue_batch(requests: list[IssueRequest]) -> list[Issued]:
         return [found for found in replays if found is not None]
 
 
-_Prepared = tuple[IssueRequest, CsrInfo, ProfileVersion, profiles.ProfileSpec, str]
+@dataclass(frozen=True)
+class _Item:
+    """A request with what issuance learns about it before the transaction."""
+
+    request: IssueRequest
+    csr: CsrInfo
+    version: ProfileVersion
+    spec: profiles.ProfileSpec
+    fingerprint: str
+
+    def claim(self) -> IdempotencyKey:
+        """The idempotency key's row (unsaved): inserted before anything is signed, it makes
+        an earlier request holding the key surface as an IntegrityError."""
+        return IdempotencyKey(
+            domain=self.request.domain,
+            key=self.request.idempotency_key or "",
+            fingerprint=self.fingerprint,
+        )
 
 
-def _prepared(requests: list[IssueRequest]) -> list[_Prepared]:
-    versions: dict[tuple[int, str], tuple[ProfileVersion, profiles.ProfileSpec]] = {}
-    items: list[_Prepared] = []
-    for i, request in enumerate(requests):
-        _authorize(request)
-        try:
-            csr = inspect(request.csr)
-        except CsrError as exc:
-            raise ValidationError(f"item {i}: csr: {exc}") from None
-        key = (request.domain.pk, request.profile)
-        if key not in versions:
-            version = _profile_version(request.domain, request.profile)
-            versions[key] = (version, profiles.ProfileSpec.parse(version.spec))
-        version, spec = versions[key]
-        items.append((request, csr, version, spec, request.fingerprint(csr)))
-    return items
+class _Refused(Exception):
+    def __init__(self, verdicts: list[profiles.Verdict]) -> None:
+        self.verdicts = verdicts
+
+
+def _prepare(
+    request: IssueRequest,
+    versions: dict[tuple[int, str], tuple[ProfileVersion, profiles.ProfileSpec]],
+    prefix: str = "",
+) -> _Item:
+    """Who asks, the CSR and the profile's current version (loaded once per profile)."""
+    _authorize(request)
+    try:
+        csr = inspect(request.csr)
+    except CsrError as exc:
+        raise ValidationError(f"{prefix}csr: {exc}") from None
+    key = (request.domain.pk, request.profile)
+    if key not in versions:
+        version = _profile_version(request.domain, request.profile)
+        versions[key] = (version, profiles.ProfileSpec.parse(version.spec))
+    version, spec = versions[key]
+    return _Item(request, csr, version, spec, request.fingerprint(csr))
+
+
+def _require_allowed(items: list[_Item]) -> None:
+    verdicts = [
+        profiles.evaluate(
+            item.spec,
+            item.csr,
+            protocol=item.request.protocol,
+            validity_days=item.request.validity_days,
+        )
+        for item in items
+    ]
+    if not all(v.allowed for v in verdicts):
+        raise _Refused(verdicts)
+
+
+def _refuse(items: list[_Item], verdicts: list[profiles.Verdict], *, numbered: bool) -> NoReturn:
+    """Audit every denial in a transaction of its own (it must outlive the refusal), then
+    refuse with every reason ("item N: ..." in a batch)."""
+    denied = [
+        (i, item, v)
+        for i, (item, v) in enumerate(zip(items, verdicts, strict=True))
+        if not v.allowed
+    ]
+    with transaction.atomic():
+        record_many([_evaluation(item, v) for _, item, v in denied])
+    raise ProfileDenied(
+        [f"item {i}: {r}" if numbered else r for i, _, v in denied for r in v.reasons]
+    ) from None
 
 
 def _authorize(request: IssueRequest) -> None:
@@ -230,7 +256,8 @@ def _profile_version(domain: Domain, name: str) -> ProfileVersion:
     return version
 
 
-def _replay(request: IssueRequest, fingerprint: str) -> Issued | None:
+def _replay(item: _Item) -> Issued | None:
+    request = item.request
     claim = (
         IdempotencyKey.objects.select_related("certificate__ca")
         .filter(domain=request.domain, key=request.idempotency_key)
@@ -238,44 +265,12 @@ def _replay(request: IssueRequest, fingerprint: str) -> Issued | None:
     )
     if claim is None or claim.certificate is None:
         return None
-    if claim.fingerprint != fingerprint:
+    if claim.fingerprint != item.fingerprint:
         raise Conflict(
             "this Idempotency-Key was used for a different request", "idempotency_key_reused"
         )
     cert = claim.certificate
     return Issued(cert, cas.issuing_chain(cert.ca), created=False)
-
-
-def _claim(request: IssueRequest, fingerprint: str) -> IdempotencyKey:
-    """The idempotency key's row, inserted before anything is signed (IntegrityError when an
-    earlier request holds the key). Without a key, an unsaved stand-in."""
-    claim = _claim_row(request, fingerprint)
-    if request.idempotency_key:
-        claim.save(force_insert=True)
-    return claim
-
-
-def _claim_row(request: IssueRequest, fingerprint: str) -> IdempotencyKey:
-    return IdempotencyKey(
-        domain=request.domain, key=request.idempotency_key or "", fingerprint=fingerprint
-    )
-
-
-def _issue(
-    request: IssueRequest,
-    version: ProfileVersion,
-    spec: profiles.ProfileSpec,
-    csr: CsrInfo,
-    claim: IdempotencyKey,
-) -> Issued:
-    ca = _signing_ca(version)
-    cert, chain = _signed(request, version, spec, csr, ca)
-    cert.save(force_insert=True)
-    if request.idempotency_key:
-        claim.certificate = cert
-        claim.save(update_fields=["certificate"])
-    record_many(_issued_events(request, version, csr, cert))
-    return Issued(cert, chain, created=True)
 
 
 def _signing_ca(version: ProfileVersion) -> CertificateAuthority:
@@ -285,14 +280,9 @@ def _signing_ca(version: ProfileVersion) -> CertificateAuthority:
         raise IssuanceUnavailable(str(exc)) from None
 
 
-def _signed(
-    request: IssueRequest,
-    version: ProfileVersion,
-    spec: profiles.ProfileSpec,
-    csr: CsrInfo,
-    ca: CertificateAuthority,
-) -> tuple[IssuedCertificate, list[bytes]]:
+def _signed(item: _Item, ca: CertificateAuthority) -> tuple[IssuedCertificate, list[bytes]]:
     """Sign the certificate the profile allows; the row is returned unsaved."""
+    request, csr, spec = item.request, item.csr, item.spec
     not_before = certs.now() - BACKDATE
     days = request.validity_days or spec.validity_days
     not_after = min(not_before + BACKDATE + timedelta(days=days), ca.not_after)
@@ -317,7 +307,7 @@ def _signed(
     cert = IssuedCertificate(
         domain=request.domain,
         ca=ca,
-        profile_version=version,
+        profile_version=item.version,
         serial=info.serial_hex,
         der=der,
         subject=info.subject_text[:500],
@@ -333,9 +323,8 @@ def _signed(
     return cert, chain
 
 
-def _issued_events(
-    request: IssueRequest, version: ProfileVersion, csr: CsrInfo, cert: IssuedCertificate
-) -> list[Entry]:
+def _issued_events(item: _Item, cert: IssuedCertificate) -> list[Entry]:
+    request, version = item.request, item.version
     issued = Entry(
         "ca.issue",
         actor=request.user,
@@ -354,20 +343,13 @@ def _issued_events(
             **request.extra,
         },
     )
-    return [_evaluation(request, version, csr, profiles.Verdict(True, [])), issued]
+    return [_evaluation(item, profiles.Verdict(True, [])), issued]
 
 
-def _record_evaluation(
-    request: IssueRequest, version: ProfileVersion, csr: CsrInfo, verdict: profiles.Verdict
-) -> None:
-    record_many([_evaluation(request, version, csr, verdict)])
-
-
-def _evaluation(
-    request: IssueRequest, version: ProfileVersion, csr: CsrInfo, verdict: profiles.Verdict
-) -> Entry:
+def _evaluation(item: _Item, verdict: profiles.Verdict) -> Entry:
     # Denials are published to subscribers; an allow is followed by ca.issue, which is, so
     # its own outbox row would only double the relay's work on the hot path.
+    request, version, csr = item.request, item.version, item.csr
     return Entry(
         "issuance.profile_evaluated",
         publish=not verdict.allowed,
@@ -386,7 +368,3 @@ def _evaluation(
             "requester": request.who,
         },
     )
-
-
-def active_ca_of(profile: Profile) -> CertificateAuthority:
-    return cas.active(profiles.current(profile).ca)
