@@ -8,7 +8,6 @@ approval request naming the custodians. When m of them approve, the engine runs
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -25,9 +24,9 @@ from audit.services import record
 from config.errors import Conflict, Forbidden
 from pki.crypto.backends import configured, get_backend
 from pki.crypto.keys import KeyAlgorithm, KeyBackendError
-from pki.crypto.pkcs import ContainerError
 from pki.crypto.sealing import seal
 from pki.models import Ceremony, CertificateAuthority, Domain
+from pki.services import ca_import
 from pki.services.ceremony_rules import SECRET_PURPOSE
 
 KIND = "pki.ceremony"
@@ -187,24 +186,14 @@ def _signs_cas(ca: CertificateAuthority) -> None:
 
 
 def _check_import_secret(domain: Domain, p: dict[str, Any], secret: dict[str, Any] | None) -> None:
-    from pki.services.hierarchy import check_import, read_import_secret
-
     if not secret:
         raise ValidationError("an import needs the PKCS#12 file or the key and certificate")
-    if secret.get("pkcs12"):
-        try:
-            base64.b64decode(secret["pkcs12"], validate=True)
-        except ValueError:
-            raise ValidationError("pkcs12 must be base64") from None
     parent = (
         CertificateAuthority.objects.filter(domain=domain, slug=p["parent"]).first()
         if p.get("parent")
         else None
     )
-    try:
-        check_import(read_import_secret(seal(json.dumps(secret).encode(), SECRET_PURPOSE)), parent)
-    except (ContainerError, KeyBackendError) as exc:
-        raise ValidationError(str(exc)) from None
+    ca_import.check(ca_import.material(secret), parent)
 
 
 # --- approval engine hooks ----------------------------------------------------------------------

@@ -8,8 +8,6 @@ demo and is refused unless settings.ANCHORAGE_LOCAL_PKI is on (off in production
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -22,19 +20,17 @@ from django.utils import timezone
 
 from audit.services import record
 from config.errors import Conflict, Forbidden
-from pki.crypto import certs, pkcs
+from pki.crypto import certs
 from pki.crypto.backends import get_backend, get_signer
 from pki.crypto.keys import (
     KeyAlgorithm,
     KeyBackendError,
     load_public_pem,
     public_der,
-    public_der_of_private,
 )
-from pki.crypto.sealing import unseal
 from pki.models import Ceremony, CertificateAuthority, CrossCertificate, Domain
-from pki.services import cas
-from pki.services.ceremony_rules import SECRET_PURPOSE, require_quorum
+from pki.services import ca_import, cas
+from pki.services.ceremony_rules import require_quorum
 
 CA_KEY_USAGE = ["keyCertSign", "cRLSign", "digitalSignature"]
 
@@ -151,13 +147,13 @@ def _import(ceremony: Ceremony) -> CertificateAuthority:
     p = ceremony.params
     if p.get("upstream"):
         return _import_upstream(ceremony)
-    material = read_import_secret(bytes(ceremony.sealed_secret or b""))
+    material = ca_import.unsealed(bytes(ceremony.sealed_secret or b""))
     parent = (
         CertificateAuthority.objects.get(domain=ceremony.domain, slug=p["parent"])
         if p.get("parent")
         else None
     )
-    checked = check_import(material, parent)
+    checked = ca_import.check(material, parent)
     backend = get_backend(p.get("key_backend") or "default")
     try:
         key = backend.import_private_key(checked.private_key_pkcs8, p["slug"])
@@ -463,52 +459,3 @@ def _next_slug(slug: str) -> str:
 
 def _spki(public_pem: str) -> bytes:
     return public_der(load_public_pem(public_pem))
-
-
-# --- import material --------------------------------------------------------------------------
-
-
-def read_import_secret(sealed: bytes) -> pkcs.KeyAndCertificates:
-    data = json.loads(unseal(sealed, SECRET_PURPOSE))
-    if data.get("pkcs12"):
-        return pkcs.read_pkcs12(base64.b64decode(data["pkcs12"]), data.get("password"))
-    blocks = pkcs.split_pem(data.get("certificate", "") + "\n" + data.get("chain", ""))
-    certificates = [b.der for b in blocks if b.label == "CERTIFICATE"]
-    if not certificates:
-        raise ValidationError("no certificate given")
-    key = pkcs.read_private_key(data.get("private_key", "").encode(), data.get("password"))
-    return pkcs.KeyAndCertificates(key, certificates[0], certificates[1:])
-
-
-def check_import(
-    material: pkcs.KeyAndCertificates, parent: CertificateAuthority | None
-) -> pkcs.KeyAndCertificates:
-    """The key belongs to the certificate, the certificate is a CA, and the chain holds:
-    every link's signature verifies, ending at a self-signed root or at `parent`."""
-    try:
-        info = certs.info(material.certificate_der)
-    except certs.CertificateError as exc:
-        raise ValidationError(str(exc)) from None
-    if not info.is_ca:
-        raise ValidationError("the certificate is not a CA certificate (basicConstraints cA)")
-    if public_der_of_private(material.private_key_pkcs8) != info.public_key_der:
-        raise ValidationError("the private key does not belong to the certificate")
-    if info.not_after <= timezone.now():
-        raise ValidationError("the CA certificate has expired")
-    current = material.certificate_der
-    rest = list(material.chain_der)
-    if parent is not None:
-        rest = [bytes(parent.certificate)]
-    for _ in range(10):
-        if certs.info(current).self_signed:
-            return material
-        issuer = next((c for c in rest if certs.signed_by(current, c)), None)
-        if issuer is None:
-            raise ValidationError(
-                "the chain is incomplete: no certificate given signed "
-                f"{certs.info(current).subject_text}"
-            )
-        if parent is not None and issuer == bytes(parent.certificate):
-            return material
-        current = issuer
-    raise ValidationError("the chain is too long")
