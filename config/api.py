@@ -13,7 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import Conflict, NotFound
+from config.errors import Conflict, NotFound, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,16 @@ class ConflictError(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "conflict"
     default_code = "conflict"
+
+
+class UnavailableError(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "unavailable"
+    default_code = "unavailable"
+
+    def __init__(self, detail: str, code: str, wait: int) -> None:
+        super().__init__(detail, code)
+        self.wait = wait  # DRF's handler turns it into Retry-After
 
 
 class JSONParser(DRFJSONParser):
@@ -60,6 +70,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(detail=exc.messages)
     elif isinstance(exc, Conflict):
         exc = ConflictError(detail=exc.detail, code=exc.code)
+    elif isinstance(exc, Unavailable):
+        exc = UnavailableError(exc.detail, exc.code, exc.retry_after)
     elif isinstance(exc, NotFound):
         exc = exceptions.NotFound(detail=str(exc))
     elif isinstance(exc, Http404):

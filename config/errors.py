@@ -23,6 +23,17 @@ class Conflict(Exception):
         self.code = code
 
 
+class Unavailable(Exception):
+    """Cannot be done now, maybe soon (503 with Retry-After): no CA to sign, an upstream down."""
+
+    code = "unavailable"
+    retry_after = 30  # seconds
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class NotFound(Exception):
     """No such object (404)."""
 

@@ -25,12 +25,11 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Perm, domains_with
-from config.errors import Conflict, Forbidden, reason_of
+from config.errors import Conflict, Forbidden, Unavailable, reason_of
 from pki.crypto import certs
 from pki.models import CertificateRequest, Domain, IssuedCertificate, Profile, Protocol
 from pki.services import cas, requests
-from pki.services.ca_driver import UpstreamFailed
-from pki.services.issuance import IssuanceUnavailable, IssueRequest, ProfileDenied, issue
+from pki.services.issuance import IssueRequest, issue
 
 MAX_CSR_BYTES = 64 * 1024
 PAGE_SIZE = 50
@@ -127,15 +126,13 @@ def certificate_new(request: HttpRequest) -> HttpResponse:
         if action == "issue":
             return _issue_now(request, user, form)
         return _submit_request(request, user, form)
-    except ProfileDenied as exc:
-        reasons, status = exc.reasons, 403
-    except Forbidden as exc:
-        reasons, status = [reason_of(exc)], 403
+    except Forbidden as exc:  # a profile denial lists every broken rule
+        reasons, status = exc.reasons or [reason_of(exc)], 403
     except ValidationError as exc:
         reasons, status = exc.messages, 400
     except Conflict as exc:
         reasons, status = [exc.detail], 409
-    except (IssuanceUnavailable, UpstreamFailed) as exc:
+    except Unavailable as exc:
         reasons, status = [str(exc)], 503
     context["reasons"] = reasons
     return render(request, "console/certificate_new.html", context, status=status)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -28,13 +27,9 @@ from pki.api.common import (
 from pki.crypto import certs
 from pki.models import Domain, IssuedCertificate, Protocol
 from pki.services import cas
-from pki.services.ca_driver import UpstreamFailed
 from pki.services.issuance import (
     MAX_BATCH,
-    IssuanceUnavailable,
-    Issued,
     IssueRequest,
-    ProfileDenied,
     issue,
     issue_batch,
 )
@@ -194,13 +189,11 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
             user=user,
             idempotency_key=key,
         )
-        failure, issued = _attempt(lambda: [issue(issue_request)])
-        if failure is not None:
-            return failure
-        cert = issued[0].certificate
+        issued = issue(issue_request)
+        cert = issued.certificate
         return Response(
-            CertificateDetailSerializer(cert, context={"chain": issued[0].chain}).data,
-            status=status.HTTP_201_CREATED if issued[0].created else status.HTTP_200_OK,
+            CertificateDetailSerializer(cert, context={"chain": issued.chain}).data,
+            status=status.HTTP_201_CREATED if issued.created else status.HTTP_200_OK,
             headers={"Location": f"{request.path.rstrip('/')}/{cert.serial}"},
         )
 
@@ -242,9 +235,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
             )
             for i, csr in enumerate(data["csrs"])
         ]
-        failure, issued = _attempt(lambda: issue_batch(requests))
-        if failure is not None:
-            return failure
+        issued = issue_batch(requests)
         # One list serializer: its fields are built once, not once a certificate.
         body = CertificateDetailSerializer(
             [item.certificate for item in issued],
@@ -281,19 +272,6 @@ def _issuing_domain(slug: str, request: Request) -> Domain:
     return domain
 
 
-def _attempt(work: Callable[[], list[Issued]]) -> tuple[Response | None, list[Issued]]:
-    """Run an issuance; the refusals the service raises become their answers."""
-    try:
-        return None, work()
-    except ProfileDenied as exc:
-        body = {"detail": str(exc), "code": "profile_denied", "reasons": exc.reasons}
-        return Response(body, status=status.HTTP_403_FORBIDDEN), []
-    except IssuanceUnavailable as exc:
-        return _unavailable(str(exc), "issuance_unavailable"), []
-    except UpstreamFailed as exc:
-        return _unavailable(str(exc), "upstream_failed"), []
-
-
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -303,11 +281,3 @@ def _idempotency_key(request: Request) -> str | None:
             {"Idempotency-Key": f"1 to {MAX_IDEMPOTENCY_KEY} printable characters"}
         )
     return key
-
-
-def _unavailable(detail: str, code: str) -> Response:
-    return Response(
-        {"detail": detail, "code": code},
-        status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": RETRY_AFTER},
-    )

@@ -3,14 +3,17 @@ CA). One function, so issuance does not care which (seed 002, F4)."""
 
 from __future__ import annotations
 
+from config.errors import Unavailable
 from pki.crypto import certs
 from pki.crypto.backends import get_signer
 from pki.models import CertificateAuthority
 from pki.services import cas
 
 
-class UpstreamFailed(Exception):
+class UpstreamFailed(Unavailable):
     """The upstream CA refused or did not answer (503 to the client)."""
+
+    code = "upstream_failed"
 
 
 def sign(

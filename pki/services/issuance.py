@@ -22,7 +22,7 @@ from django.db.models import F
 
 from accounts.roles import Perm, has_perm
 from audit.services import Entry, record_many
-from config.errors import Conflict, Forbidden
+from config.errors import Conflict, Forbidden, Unavailable
 from pki.crypto import certs
 from pki.crypto.csr import CsrError, CsrInfo, inspect
 from pki.models import (
@@ -45,8 +45,10 @@ class ProfileDenied(Forbidden):
         super().__init__("; ".join(reasons), code="profile_denied", reasons=reasons)
 
 
-class IssuanceUnavailable(Exception):
+class IssuanceUnavailable(Unavailable):
     """The domain cannot issue right now (no active CA): a 503 with the reason."""
+
+    code = "issuance_unavailable"
 
 
 @dataclass

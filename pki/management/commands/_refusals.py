@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from config.errors import Conflict, NotFound, reason_of
+from config.errors import Conflict, NotFound, Unavailable, reason_of
 from pki.crypto.keys import KeyBackendError
-from pki.services.ca_driver import UpstreamFailed
 from pki.services.cas import CaUnavailable
-from pki.services.issuance import IssuanceUnavailable
 
 # ValueError covers the crypto boundary's parse errors (CSR, certificate, container).
 REFUSALS: tuple[type[Exception], ...] = (
@@ -18,8 +16,7 @@ REFUSALS: tuple[type[Exception], ...] = (
     NotFound,
     KeyBackendError,
     CaUnavailable,
-    IssuanceUnavailable,
-    UpstreamFailed,
+    Unavailable,
     ValueError,
 )
 
