@@ -7,13 +7,15 @@ DER certificate served as application/pkix-cert (RFC 2585 §4.1).
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, quote_etag
-from django.views.decorators.http import condition, require_safe
+from django.views.decorators.http import require_safe
 
 from pki.models import CertificateAuthority
 
 
-def _ca(slug: str) -> CertificateAuthority:
+@require_safe
+def ca_certificate(request: HttpRequest, slug: str) -> HttpResponse:
     ca = (
         CertificateAuthority.objects.filter(slug=slug)
         .only("certificate", "fingerprint", "created_at")
@@ -21,24 +23,18 @@ def _ca(slug: str) -> CertificateAuthority:
     )
     if ca is None:
         raise Http404(f"no CA {slug}")
-    return ca
-
-
-def _etag(request: HttpRequest, slug: str) -> str | None:
-    fingerprint = (
-        CertificateAuthority.objects.filter(slug=slug).values_list("fingerprint", flat=True).first()
+    etag = quote_etag(ca.fingerprint)
+    last_modified = int(ca.created_at.timestamp())
+    # One query answers both the conditional GET (304) and the full one.
+    not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    response = not_modified or HttpResponse(
+        bytes(ca.certificate), content_type="application/pkix-cert"
     )
-    return quote_etag(fingerprint) if fingerprint else None
-
-
-@require_safe
-@condition(etag_func=_etag)
-def ca_certificate(request: HttpRequest, slug: str) -> HttpResponse:
-    ca = _ca(slug)
-    response = HttpResponse(bytes(ca.certificate), content_type="application/pkix-cert")
-    response["Content-Disposition"] = f'inline; filename="{slug}.crt"'
+    if not_modified is None:
+        response["Content-Disposition"] = f'inline; filename="{slug}.crt"'
     # A CA certificate never changes under its URL; a day keeps caches fresh enough for a
     # rotation (which gets a new slug) without hammering us.
     response["Cache-Control"] = "public, max-age=86400"
-    response["Last-Modified"] = http_date(ca.created_at.timestamp())
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(last_modified)
     return response
