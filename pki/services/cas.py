@@ -21,6 +21,16 @@ def urls(slug: str) -> dict[str, str]:
     }
 
 
+def point_at(template: certs.CertTemplate, issuer: CertificateAuthority) -> certs.CertTemplate:
+    """Where relying parties check a certificate `issuer` signs: its CRL distribution point
+    and the AIA's OCSP and caIssuers URLs (RFC 5280 §4.2.1.13, §4.2.2.1)."""
+    found = urls(issuer.slug)
+    template.crl_urls = [found["crl"]]
+    template.ocsp_urls = [found["ocsp"]]
+    template.ca_issuers_urls = [found["ca_issuers"]]
+    return template
+
+
 def active(ca: CertificateAuthority) -> CertificateAuthority:
     """The CA that signs for `ca` now: itself, or the successor that superseded it."""
     seen = set()

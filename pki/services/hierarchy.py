@@ -297,9 +297,7 @@ def _new_ca(
         issuer_signer = get_signer(parent.key_backend, parent.key_ref)
         issuer_der = bytes(parent.certificate)
         template.not_after = min(template.not_after, parent.not_after)
-        template.crl_urls = [cas.urls(parent.slug)["crl"]]
-        template.ocsp_urls = [cas.urls(parent.slug)["ocsp"]]
-        template.ca_issuers_urls = [cas.urls(parent.slug)["ca_issuers"]]
+        cas.point_at(template, parent)
     der = certs.build(template, issuer_signer, issuer_der)
     ca = _save_ca(
         domain,
@@ -340,10 +338,8 @@ def _cross_certificate(
         key_usage=CA_KEY_USAGE,
         permitted_dns=list(subject.name_constraints.get("permitted_dns", [])),
         excluded_dns=list(subject.name_constraints.get("excluded_dns", [])),
-        crl_urls=[cas.urls(issuer.slug)["crl"]],
-        ocsp_urls=[cas.urls(issuer.slug)["ocsp"]],
-        ca_issuers_urls=[cas.urls(issuer.slug)["ca_issuers"]],
     )
+    cas.point_at(template, issuer)
     _check_can_sign_ca(issuer, template)
     der = certs.build(
         template, get_signer(issuer.key_backend, issuer.key_ref), bytes(issuer.certificate)

@@ -288,7 +288,6 @@ def _signed(item: _Item, ca: CertificateAuthority) -> tuple[IssuedCertificate, l
     not_before = certs.now() - BACKDATE
     days = request.validity_days or spec.validity_days
     not_after = min(not_before + BACKDATE + timedelta(days=days), ca.not_after)
-    urls = cas.urls(ca.slug)
     template = certs.CertTemplate(
         subject=csr.subject,
         public_key_der=csr.public_key_der,
@@ -300,11 +299,8 @@ def _signed(item: _Item, ca: CertificateAuthority) -> tuple[IssuedCertificate, l
         dns_names=csr.dns_names,
         ip_addresses=csr.ip_addresses,
         emails=csr.emails,
-        crl_urls=[urls["crl"]],
-        ocsp_urls=[urls["ocsp"]],
-        ca_issuers_urls=[urls["ca_issuers"]],
     )
-    der, chain = sign(ca, template, csr.der, days)
+    der, chain = sign(ca, cas.point_at(template, ca), csr.der, days)
     info = certs.info(der)
     cert = IssuedCertificate(
         domain=request.domain,
