@@ -28,6 +28,7 @@ from accounts.roles import Perm, domains_with
 from config.errors import Conflict, Forbidden, Unavailable, reason_of
 from pki.crypto import certs
 from pki.models import CertificateRequest, Domain, IssuedCertificate, Profile, Protocol
+from pki.selectors import filter_certificates
 from pki.services import cas, requests
 from pki.services.issuance import IssueRequest, issue
 
@@ -188,10 +189,7 @@ def certificates(request: HttpRequest) -> HttpResponse:
     qs = _visible_certificates(user).order_by("-created_at", "-pk")
     domain = request.GET.get("domain", "").strip()
     q = request.GET.get("q", "").strip()[:200]
-    if domain:
-        qs = qs.filter(domain__slug=domain)
-    if q:
-        qs = qs.filter(Q(subject__icontains=q) | Q(sans__icontains=q))
+    qs = filter_certificates(qs, {"domain": domain, "q": q})
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     mine = CertificateRequest.objects.filter(requested_by=user, domain__in=visible)
     mine = mine.select_related("domain", "profile", "certificate").order_by("-created_at")[:50]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -26,6 +26,7 @@ from pki.api.common import (
 )
 from pki.crypto import certs
 from pki.models import Domain, IssuedCertificate, Protocol
+from pki.selectors import filter_certificates
 from pki.services import cas
 from pki.services.issuance import (
     MAX_BATCH,
@@ -113,13 +114,6 @@ class ProblemSerializer(serializers.Serializer[Any]):
     reasons = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-_FILTERS = {
-    "ca": "ca__slug",
-    "profile": "profile_version__profile__name",
-    "status": "status",
-}
-
-
 class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScopedViewSet):
     serializer_class = CertificateSerializer
     lookup_field = "serial"
@@ -131,13 +125,11 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
         )
         if self.action != "list":
             return qs
+        # ?domain= is applied by scoped(); the rest here.
         params = self.request.query_params
-        for param, field in _FILTERS.items():
-            if params.get(param):
-                qs = qs.filter(**{field: params[param]})
-        if params.get("q"):
-            qs = qs.filter(Q(subject__icontains=params["q"]) | Q(sans__icontains=params["q"]))
-        return qs
+        return filter_certificates(
+            qs, {k: params.get(k, "") for k in ("ca", "profile", "status", "q")}
+        )
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return CertificateSerializer if self.action == "list" else CertificateDetailSerializer
