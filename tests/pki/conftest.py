@@ -1,4 +1,5 @@
-"""PKI fixtures: a domain with a local root + issuing CA and the default profiles, CSRs."""
+"""PKI fixtures: a domain with a local root + issuing CA and the default profiles, CSRs, and
+the people of a ceremony (an operator and three custodians of the domain)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from cryptography.x509.oid import NameOID
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain
 from pki.services import hierarchy, profiles
-from tests.pki.helpers import TLS_SERVER
+from tests.pki.helpers import TLS_SERVER, People, make_people
 
 
 @pytest.fixture
@@ -21,6 +22,11 @@ def pki(domain: Domain) -> tuple[CertificateAuthority, CertificateAuthority]:
     root, issuing = hierarchy.create_local_pki(domain, KeyAlgorithm.EC_P256)
     profiles.save_profile(domain, "tls-server", TLS_SERVER, issuing)
     return root, issuing
+
+
+@pytest.fixture
+def people(make_user, domain: Domain) -> People:
+    return make_people(make_user, domain)
 
 
 MakeCsr = Callable[..., bytes]

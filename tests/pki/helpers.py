@@ -1,12 +1,13 @@
 """Shared by the hierarchy, ceremony, command and admin tests: the people of a ceremony, a
-helper that takes a ceremony through quorum and the approval engine's task, and `openssl verify`
+helper that takes a ceremony through quorum and the approval engine's task, CAs made through
+ceremonies and leaves issued by them, the admin's ceremony action, and `openssl verify`
 (openssl_verify, assert_verifies) for every test that checks a chain."""
 
 from __future__ import annotations
 
 import itertools
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +17,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import User
+from django.test import Client
 
 from accounts.roles import Role
 from approvals import services as approvals
 from approvals.tasks import run_action
+from audit.models import AuditEvent
 from pki.crypto import certs
-from pki.models import Ceremony, Domain
+from pki.models import Ceremony, CertificateAuthority, Domain
 from pki.services import ceremonies
+from pki.services.issuance import IssueRequest, issue
 
 TLS_SERVER = {
     "key_types": ["rsa", "ec"],
@@ -50,14 +54,17 @@ class People:
         secret: dict[str, Any] | None = None,
         threshold: int = 2,
         purpose: str = "test ceremony",
+        custodians: list[User] | None = None,
+        started_by: User | None = None,
     ) -> Ceremony:
+        """Start a ceremony: by default the operator proposes it, naming the three custodians."""
         return ceremonies.start(
             self.domain,
             operation,
             purpose=purpose,
             threshold=threshold,
-            custodians=self.custodians,
-            started_by=self.operator,
+            custodians=self.custodians if custodians is None else custodians,
+            started_by=self.operator if started_by is None else started_by,
             params=params,
             secret=secret,
         )
@@ -92,6 +99,58 @@ def make_people(make_user: Any, domain: Domain) -> People:
         domain=domain,
         operator=make_user(f"op{n}", Role.OPERATOR, domain),
         custodians=[make_user(f"cust{n}-{i}", Role.CUSTODIAN, domain) for i in (1, 2, 3)],
+    )
+
+
+def get_ca(slug: str) -> CertificateAuthority:
+    return CertificateAuthority.objects.get(slug=slug)
+
+
+def create_root(people: People, slug: str, **params: object) -> CertificateAuthority:
+    """A root (path length 1 unless `params` say otherwise) made through a 2-of-3 ceremony."""
+    people.run(
+        Ceremony.Operation.CREATE_ROOT,
+        {"slug": slug, "name": slug.title(), "path_length": 1, **params},
+    )
+    return get_ca(slug)
+
+
+def create_intermediate(
+    people: People, slug: str, parent: CertificateAuthority, **params: object
+) -> CertificateAuthority:
+    """An intermediate below `parent`, made through a 2-of-3 ceremony."""
+    people.run(
+        Ceremony.Operation.CREATE_INTERMEDIATE,
+        {"slug": slug, "name": slug.title(), "parent": parent.slug, **params},
+    )
+    return get_ca(slug)
+
+
+def issue_leaf(people: People, profile: str, cn: str, make_csr: Callable[..., bytes]) -> bytes:
+    """A leaf for `cn` issued under `profile` by the operator, as DER."""
+    issued = issue(
+        IssueRequest(
+            domain=people.domain,
+            profile=profile,
+            csr=make_csr(cn),
+            protocol="api",
+            user=people.operator,
+        )
+    )
+    return bytes(issued.certificate.der)
+
+
+def ceremony_event(action: str, ceremony: Ceremony) -> AuditEvent:
+    """The audit event `action` that `ceremony` recorded."""
+    return AuditEvent.objects.get(action=action, details__ceremony_id=ceremony.pk)
+
+
+def admin_run_operation(client: Client, ceremony: Ceremony) -> Any:
+    """The ceremony admin's "run_operation" action on `ceremony`, redirects followed."""
+    return client.post(
+        "/admin/pki/ceremony/",
+        {"action": "run_operation", "_selected_action": [ceremony.pk]},
+        follow=True,
     )
 
 

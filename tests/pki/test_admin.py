@@ -15,14 +15,9 @@ from pki.models import Ceremony, CertificateAuthority, IssuedCertificate, Profil
 from pki.services import profiles
 from pki.services import requests as cert_requests
 from pki.services.issuance import IssueRequest, issue
-from tests.pki.helpers import TLS_SERVER, People, import_secret, make_people
+from tests.pki.helpers import TLS_SERVER, admin_run_operation, import_secret
 
 MODELS = ["certificateauthority", "ceremony", "profile", "issuedcertificate", "certificaterequest"]
-
-
-@pytest.fixture
-def people(make_user, domain) -> People:
-    return make_people(make_user, domain)
 
 
 @pytest.fixture
@@ -162,11 +157,7 @@ def test_run_action_refuses_without_quorum_and_runs_with_it(admin_client, filled
     ceremony = people.approve(filled["ceremony"], 1)
 
     def run_action():
-        return admin_client.post(
-            "/admin/pki/ceremony/",
-            {"action": "run_operation", "_selected_action": [ceremony.pk]},
-            follow=True,
-        )
+        return admin_run_operation(admin_client, ceremony)
 
     response = run_action()
     messages = [(m.level_tag, str(m)) for m in response.context["messages"]]
@@ -196,11 +187,7 @@ def test_run_action_needs_the_propose_permission(filled, people, make_user):
     client = Client()
     client.force_login(clerk)
     ceremony = people.approve(filled["ceremony"], 2)
-    response = client.post(
-        "/admin/pki/ceremony/",
-        {"action": "run_operation", "_selected_action": [ceremony.pk]},
-        follow=True,
-    )
+    response = admin_run_operation(client, ceremony)
     assert response.status_code == 200
     messages = [str(m) for m in response.context["messages"]]
     assert messages == [

@@ -18,14 +18,9 @@ from config.errors import Conflict, Forbidden
 from pki.models import Ceremony, CertificateAuthority
 from pki.services import ceremonies, hierarchy
 from pki.services.ceremony_rules import QuorumNotMet
-from tests.pki.helpers import People, make_people
+from tests.pki.helpers import admin_run_operation
 
 ROOT = {"slug": "alpha-ceremony-root", "name": "Alpha Ceremony Root", "algorithm": "ec-p256"}
-
-
-@pytest.fixture
-def people(make_user, domain) -> People:
-    return make_people(make_user, domain)
 
 
 @pytest.fixture
@@ -94,11 +89,7 @@ def test_admin_action_refuses_with_m_minus_one(one_short, make_user):
     admin = make_user("root-admin", is_superuser=True, is_staff=True)
     client = Client()
     client.force_login(admin)
-    response = client.post(
-        "/admin/pki/ceremony/",
-        {"action": "run_operation", "_selected_action": [one_short.pk]},
-        follow=True,
-    )
+    response = admin_run_operation(client, one_short)
     assert response.status_code == 200
     text = [str(m) for m in response.context["messages"]]
     assert any("1 of 2 custodian approvals" in m for m in text), text
@@ -201,14 +192,11 @@ def test_the_proposer_cannot_approve(people):
 def test_the_proposer_cannot_name_themselves(people):
     grant_role(people.operator, Role.CUSTODIAN, people.domain)
     with pytest.raises(ValidationError, match="submitter cannot be one of the named"):
-        ceremonies.start(
-            people.domain,
+        people.start(
             Ceremony.Operation.CREATE_ROOT,
+            dict(ROOT),
             purpose="self",
-            threshold=2,
             custodians=[people.operator, *people.custodians[:2]],
-            started_by=people.operator,
-            params=dict(ROOT),
         )
 
 
@@ -230,14 +218,11 @@ def test_an_unnamed_custodian_of_the_domain_cannot_approve(people, make_user):
 def test_a_non_custodian_named_is_refused_at_start(people, make_user):
     approver = make_user("approver-not-custodian", Role.APPROVER, people.domain)
     with pytest.raises(ValidationError, match="approver-not-custodian is not a custodian"):
-        ceremonies.start(
-            people.domain,
+        people.start(
             Ceremony.Operation.CREATE_ROOT,
+            dict(ROOT),
             purpose="bad custodian",
-            threshold=2,
             custodians=[*people.custodians[:2], approver],
-            started_by=people.operator,
-            params=dict(ROOT),
         )
     assert not Ceremony.objects.exists()
     assert not ApprovalRequest.objects.exists()
@@ -246,14 +231,11 @@ def test_a_non_custodian_named_is_refused_at_start(people, make_user):
 def test_a_custodian_of_another_domain_cannot_be_named(people, other_domain, make_user):
     stranger = make_user("stranger2", Role.CUSTODIAN, other_domain)
     with pytest.raises(ValidationError, match="not a custodian in alpha"):
-        ceremonies.start(
-            people.domain,
+        people.start(
             Ceremony.Operation.CREATE_ROOT,
+            dict(ROOT),
             purpose="bad custodian",
-            threshold=2,
             custodians=[*people.custodians[:2], stranger],
-            started_by=people.operator,
-            params=dict(ROOT),
         )
 
 
@@ -266,14 +248,12 @@ def test_threshold_outside_one_to_n_is_refused(people, threshold):
 def test_only_a_proposer_may_start(people, make_user):
     custodian = people.custodians[0]
     with pytest.raises(Forbidden, match=r"ceremonies\.propose"):
-        ceremonies.start(
-            people.domain,
+        people.start(
             Ceremony.Operation.CREATE_ROOT,
+            dict(ROOT),
             purpose="not mine to propose",
-            threshold=2,
             custodians=people.custodians[1:],
             started_by=custodian,
-            params=dict(ROOT),
         )
 
 
