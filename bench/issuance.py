@@ -38,20 +38,21 @@ On a shared machine other work (a test run) would halve the figures: each figure
 the machine to be quiet and is measured again (--attempts) when other work started
 meanwhile; the output says how much other work ran during any figure it could not keep
 clean. A benchmark, not a test: it reports figures and asserts no times.
+
+Beside it: _server.py (the bench environment, gunicorn, the quiet machine), _load.py (wrk and
+the asyncio client) and _inprocess.py (the view, service and builder figures, measured in a
+Django process of their own).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import atexit
+import dataclasses
 import json
 import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,29 +62,23 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
-BENCH_ENV = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/anchorage_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/9",
-    "ANCHORAGE_DATA_DIR": "/tmp/anchorage-bench",  # noqa: S108 (a scratch directory)
-    "DEBUG": "0",
-    "ANCHORAGE_LOG_LEVEL": "WARNING",
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-}
-# Variables of the calling shell that would change what is measured (or which keys open).
-DROP_ENV = (
-    "CELERY_BROKER_URL",
-    "CELERY_TASK_ALWAYS_EAGER",
-    "ANCHORAGE_ENV",
-    "ANCHORAGE_KEK",
-    "ANCHORAGE_KEY_BACKENDS",
-    "ANCHORAGE_LOCAL_PKI",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DATABASE_CONN_MAX_AGE",
-    "PYTHONPATH",
+from _load import LoadGenerator, Window, load_python, load_wrk
+from _server import (
+    BENCH_ENV,
+    PY,
+    QUIET,
+    ROOT,
+    CpuWatch,
+    Server,
+    bench_env,
+    cpu_model,
+    django_setup,
+    migrate,
+    psql,
+    quietly,
+    wait_quiet,
 )
+
 # label -> (KeyAlgorithm value, openssl speed argument, domain slug)
 ALGORITHMS = {
     "P-256": ("ec-p256", "ecdsap256", "bench-p256"),
@@ -94,32 +89,16 @@ PROFILE_SPEC = {"dns_suffixes": ["bench.test"], "protocols": ["api"]}
 TARGET = 1000  # certificates/s with a P-256 software key (issue 3)
 PATH = "/api/v1/certificates"
 BATCH_PATH = "/api/v1/certificates/batch"
-
-
-def bench_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
-    env.update(BENCH_ENV)
-    env.update(extra)
-    return env
+INPROCESS = Path(__file__).with_name("_inprocess.py")  # the service, view and builder figures
 
 
 # --- in a Django subprocess -------------------------------------------------------------------
 
 
-def _django() -> None:
-    os.environ.update(BENCH_ENV)
-    for name in DROP_ENV:
-        os.environ.pop(name, None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
 def setup_fixtures() -> dict[str, Any]:
     """Domains bench-p256 and bench-rsa (protocol api), each with a local root + issuing CA of
     its algorithm and a tls-server profile for *.bench.test; an operator with a new token."""
-    _django()
+    django_setup()
     from django.contrib.auth.models import User
     from django.db import transaction
 
@@ -151,239 +130,6 @@ def setup_fixtures() -> dict[str, Any]:
         "secret_key": (data_dir / "secret_key").read_text().strip(),
         "kek": (data_dir / "kek").read_text().strip(),
     }
-
-
-def measure_in_process(
-    label: str, service_seconds: float, builder_seconds: float, csr_file: str, profile: bool
-) -> dict[str, Any]:
-    """The service path alone (issue(), one thread) and the bare builder, for one algorithm."""
-    _django()
-    import cProfile
-    import io
-    import pstats
-    from datetime import timedelta
-
-    from django.contrib.auth.models import User
-    from django.db import connection
-
-    from pki.crypto import certs
-    from pki.crypto.backends.software import SoftwareSigner, generate_private_key
-    from pki.crypto.csr import inspect
-    from pki.crypto.keys import KeyAlgorithm
-    from pki.models import Domain
-    from pki.services.issuance import IssueRequest, issue
-
-    algorithm, _, slug = ALGORITHMS[label]
-    csrs = json.loads(Path(csr_file).read_text())
-    domain = Domain.objects.get(slug=slug)
-    user = User.objects.get(username="bench-operator")
-    run = uuid.uuid4().hex[:8]
-    counter = iter(range(10**9))
-
-    def one() -> None:
-        n = next(counter)
-        issue(
-            IssueRequest(
-                domain=domain,
-                profile=PROFILE,
-                csr=csrs[n % len(csrs)],
-                protocol="api",
-                user=user,
-                idempotency_key=f"svc-{run}-{n}",
-            )
-        )
-
-    def rate(work: Any, seconds: float) -> float:
-        done = 0
-        started = time.monotonic()
-        stop = started + seconds
-        while time.monotonic() < stop:
-            work()
-            done += 1
-        return done / (time.monotonic() - started)
-
-    out: dict[str, Any] = {}
-    rate(one, min(1.0, service_seconds / 3))  # warm-up: key unsealed, connection open
-    out["service"] = rate(one, service_seconds)
-
-    # The same path again, a few hundred times, counting queries and their wall time.
-    queries = [0, 0.0]
-
-    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            queries[0] += 1
-            queries[1] += time.perf_counter() - started
-
-    n = max(50, int(out["service"] * 0.5))
-    with connection.execute_wrapper(timed):
-        started = time.perf_counter()
-        for _ in range(n):
-            one()
-        elapsed = time.perf_counter() - started
-    out["queries_per_cert"] = queries[0] / n
-    out["db_ms_per_cert"] = queries[1] * 1000 / n
-    out["ms_per_cert"] = elapsed * 1000 / n
-
-    # The view in process (Django + DRF + token auth + issue() + JSON, no HTTP server).
-    from rest_framework.test import APIClient
-
-    client = APIClient(HTTP_HOST="127.0.0.1")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {os.environ['BENCH_TOKEN']}")
-
-    def post() -> None:
-        n = next(counter)
-        body = json.dumps({"domain": slug, "profile": PROFILE, "csr": csrs[n % len(csrs)]})
-        response = client.post(
-            PATH, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"view-{run}-{n}"
-        )
-        if response.status_code != 201:
-            raise RuntimeError(f"{response.status_code} {response.content[:300]!r}")
-
-    view_error = None
-    try:
-        rate(post, 0.5)
-        out["view"] = rate(post, service_seconds)
-        sql: list[str] = []
-
-        def logged(execute: Any, text: str, params: Any, many: bool, context: Any) -> Any:
-            sql.append(text)
-            return execute(text, params, many, context)
-
-        with connection.execute_wrapper(logged):
-            post()
-        out["view_queries"] = len(sql)
-        out["view_sql"] = [_sql_summary(q) for q in sql]
-    except Exception as exc:  # the endpoint is someone else's work in progress
-        view_error = f"{type(exc).__name__}: {exc}"[:300]
-    out["view_error"] = view_error
-
-    if profile:
-        # CPU time, not wall time: the profile must not blame whatever ran when the process
-        # was waiting for PostgreSQL or pre-empted by other work on the machine.
-        n = 200
-        profiler = cProfile.Profile(time.process_time)
-        profiler.enable()
-        for _ in range(n):
-            one()
-        profiler.disable()
-        text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
-        out["profile_tottime"] = _trim_pstats(text.getvalue())
-        out["profile_n"] = n
-        if view_error is None:
-            profiler = cProfile.Profile(time.process_time)
-            profiler.enable()
-            for _ in range(n):
-                post()
-            profiler.disable()
-            out["profile_view"] = _breakdown(pstats.Stats(profiler))
-
-    # The builder alone: the same template issue() builds, signed by a software key.
-    signer = SoftwareSigner(generate_private_key(KeyAlgorithm(algorithm)))
-    now = certs.now()
-    ca_der = certs.build(
-        certs.CertTemplate(
-            subject=[("CN", "Bench CA")],
-            public_key_der=_spki_of(signer),
-            serial=certs.random_serial(),
-            not_before=now,
-            not_after=now + timedelta(days=365),
-            is_ca=True,
-            path_length=0,
-            key_usage=["keyCertSign", "cRLSign", "digitalSignature"],
-        ),
-        signer,
-        None,
-    )
-    csr = inspect(csrs[0])
-    template = certs.CertTemplate(
-        subject=csr.subject,
-        public_key_der=csr.public_key_der,
-        serial=certs.random_serial(),
-        not_before=now,
-        not_after=now + timedelta(days=90),
-        key_usage=["digitalSignature"],
-        ext_key_usage=["serverAuth"],
-        dns_names=csr.dns_names,
-        crl_urls=["http://localhost:8000/crl/bench.crl"],
-        ocsp_urls=["http://localhost:8000/ocsp/bench/"],
-        ca_issuers_urls=["http://localhost:8000/ca/bench.crt"],
-    )
-    rate(lambda: certs.build(template, signer, ca_der), 0.3)
-    out["builder"] = rate(lambda: certs.build(template, signer, ca_der), builder_seconds)
-    return out
-
-
-# (label, file the function is in, function name): the steps of one POST, outermost first.
-_STEPS = [
-    ("the whole request (view dispatch)", "rest_framework/views.py", "dispatch"),
-    ("  token authentication", "accounts/services.py", "user_for_token"),
-    ("  body validation", "pki/api/common.py", "validated"),
-    ("  domain lookup + certs.issue check (view)", "pki/api/common.py", "domain_for"),
-    ("  issue()", "pki/services/issuance.py", "issue"),
-    ("    profile lookup", "pki/services/issuance.py", "_profile_version"),
-    ("    idempotency replay lookup", "pki/services/issuance.py", "_replay"),
-    ("    idempotency claim (savepoint + insert)", "pki/services/issuance.py", "_claim"),
-    ("    _issue(): sign, store, audit", "pki/services/issuance.py", "_issue"),
-    ("      audit.record() (2 events)", "audit/services.py", "record"),
-    ("      issuing chain (cas.issuing_chain)", "pki/services/cas.py", "issuing_chain"),
-    ("  response serialization", "rest_framework/serializers.py", "data"),
-    ("accounts.roles.has_perm (view + issue())", "accounts/roles.py", "has_perm"),
-    ("CSR inspection (parse + verify signature)", "pki/crypto/csr.py", "inspect"),
-    ("profile evaluation", "pki/services/profiles.py", "evaluate"),
-    ("certificate build + sign (certs.build)", "pki/crypto/certs.py", "build"),
-    ("certificate parse (certs.info)", "pki/crypto/certs.py", "info"),
-    ("ORM: compiling SQL (SQL*Compiler.as_sql)", "django/db/models/sql/compiler.py", "as_sql"),
-    ("psycopg: sending queries, reading rows", "psycopg/cursor.py", "execute"),
-]
-_SUMMED = {"ORM: compiling SQL (SQL*Compiler.as_sql)"}  # several functions of that name
-
-
-def _breakdown(stats: Any) -> list[tuple[str, float, int]]:
-    """(step, share of the whole request's CPU, calls) for each step of _STEPS."""
-    found: dict[str, tuple[float, int]] = {}
-    for (filename, _, function), (_, calls, _, cumulative, _) in stats.stats.items():
-        for label, path, name in _STEPS:
-            if function == name and filename.endswith(path):
-                best = found.get(label, (0.0, 0))
-                if label in _SUMMED:
-                    found[label] = (best[0] + cumulative, best[1] + calls)
-                elif cumulative > best[0]:
-                    found[label] = (cumulative, calls)
-    total = found.get(_STEPS[0][0], (0.0, 0))[0] or 1.0
-    return [
-        (label, found[label][0] / total, found[label][1])
-        for label, _, _ in _STEPS
-        if label in found
-    ]
-
-
-def _sql_summary(sql: str) -> str:
-    """SELECT ... FROM "a" INNER JOIN "b" ... -> 'SELECT a, b'; INSERT INTO "a" -> 'INSERT a'."""
-    verb = sql.split(None, 1)[0].upper()
-    tables = re.findall(r'(?:FROM|JOIN|INTO|UPDATE)\s+"(\w+)"', sql)
-    return f"{verb} {', '.join(dict.fromkeys(tables))}".strip()
-
-
-def _spki_of(signer: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return signer.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _trim_pstats(text: str) -> str:
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
-    return "\n".join(
-        re.sub(r"/\S*/site-packages/", "", line.replace(str(ROOT) + "/", ""))
-        for line in lines[start:]
-        if line.strip()
-    )
 
 
 # --- CSRs -------------------------------------------------------------------------------------
@@ -443,229 +189,7 @@ def openssl_sign_rate(what: str, seconds: int) -> float | None:
     return None
 
 
-# --- other work on the machine -----------------------------------------------------------------
-
-
-def _cpu_snapshot() -> tuple[int, dict[int, tuple[int, int, str]]]:
-    """Busy jiffies of the whole machine, and per process: (ppid, utime + stime, title)."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4))  # less idle, iowait
-    procs: dict[int, tuple[int, int, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-            name = raw[raw.index("(") + 1 : raw.rindex(")")]
-            if name.startswith("postgres"):  # a backend's title names its database
-                name = (
-                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                )
-        except (OSError, ValueError):
-            continue
-        rest = raw[raw.rindex(")") + 2 :].split()
-        procs[int(entry.name)] = (int(rest[1]), int(rest[11]) + int(rest[12]), name)
-    return busy, procs
-
-
-def _is_load_generator(pid: int) -> bool:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return Path(argv[0].decode(errors="replace")).name == "wrk" or b"_load" in argv
-
-
-class CpuWatch:
-    """Where the machine's CPU went between two moments, in cores (0.5 = half a core): the web
-    server's processes, PostgreSQL (the backends of the bench database and the shared
-    background processes), the load generator, the rest of this benchmark, and other work
-    (another engineer's test run, its own database backends, processes that came and went)."""
-
-    def __init__(self) -> None:
-        self.hz = os.sysconf("SC_CLK_TCK")
-        self.started = time.monotonic()
-        self.busy, self.procs = _cpu_snapshot()
-        self.children = self._children()
-
-    @staticmethod
-    def _children() -> float:
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
-    def usage(self, web_pid: int | None = None, ended: str = "bench") -> dict[str, float]:
-        """Cores per group since the start; children that ended meanwhile count to `ended`."""
-        busy, procs = _cpu_snapshot()
-        elapsed = time.monotonic() - self.started
-        me = os.getpid()
-        database = BENCH_ENV["DATABASE_URL"].rsplit("/", 1)[1]
-        groups = dict.fromkeys(("web", "postgres", "load", "bench", "redis"), 0.0)
-
-        def group(pid: int) -> str | None:
-            title = procs[pid][2]
-            if title.startswith("postgres"):
-                backend = re.match(r"postgres: \S+ (\S+) \S+\(\d+\)", title)
-                return "postgres" if backend is None or backend.group(1) == database else None
-            if title.startswith("redis-server"):
-                return "redis"
-            node, depth = pid, 0
-            while node > 1 and depth < 50 and node in procs:
-                if node == web_pid:
-                    return "web"
-                if node == me:
-                    return "load" if pid != me and _is_load_generator(pid) else "bench"
-                node, depth = procs[node][0], depth + 1
-            return None
-
-        for pid, (_, spent, _) in procs.items():
-            name = group(pid)
-            if name is not None:
-                groups[name] += (spent - self.procs.get(pid, (0, 0, ""))[1]) / self.hz
-        groups[ended] += self._children() - self.children
-        total = (busy - self.busy) / self.hz
-        groups["others"] = max(0.0, total - sum(groups.values()))
-        return {k: v / elapsed for k, v in groups.items()}
-
-    def others(self) -> float:
-        return self.usage()["others"]
-
-
-QUIET = 0.2  # cores of other work below which a figure counts as measured on a quiet machine
-
-
-def wait_quiet(limit: float, threshold: float = QUIET) -> float:
-    """Wait (up to `limit` seconds) until other work uses under `threshold` of a core."""
-    deadline = time.monotonic() + limit
-    said = False
-    while True:
-        watch = CpuWatch()
-        time.sleep(1.0)
-        load = watch.others()
-        if load < threshold or time.monotonic() > deadline:
-            return load
-        if not said:
-            print(f"  the machine is busy with other work ({load:.1f} cores); waiting", flush=True)
-            said = True
-        time.sleep(2.0)
-
-
-def quietly(what: str, work: Any, wait: float, attempts: int) -> tuple[Any, float]:
-    """Run `work` on a quiet machine: wait for other work to stop, measure, and measure again
-    (up to `attempts` times) when other work started meanwhile. Returns the result with the
-    least other work, and that amount in cores."""
-    best: tuple[Any, float] | None = None
-    for attempt in range(1, attempts + 1):
-        wait_quiet(wait)
-        watch = CpuWatch()
-        result = work()
-        others = watch.others()
-        if best is None or others < best[1]:
-            best = (result, others)
-        if others < QUIET:
-            break
-        again = "; measuring again" if attempt < attempts else ""
-        print(f"  other work took {others:.2f} cores during {what}{again}", flush=True)
-    assert best is not None
-    return best
-
-
-# --- the server -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """gunicorn config.wsgi with the production settings (ANCHORAGE_ENV=production: secrets
-    from the environment, DEBUG off, HTTPS as nginx reports it in X-Forwarded-Proto)."""
-
-    def __init__(
-        self, secrets: dict[str, str], worker_class: str, workers: int, threads: int
-    ) -> None:
-        self.port = free_port()
-        self.worker_class, self.workers, self.threads = worker_class, workers, threads
-        command = [
-            PY, "-m", "gunicorn", "config.wsgi",
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers),
-            "--worker-class", worker_class,
-            "--log-level", "warning",
-            "--forwarded-allow-ips", "127.0.0.1",
-            "--graceful-timeout", "5",
-        ]  # fmt: skip
-        if worker_class == "gthread":
-            command += ["--threads", str(threads)]
-        env = bench_env(
-            ANCHORAGE_ENV="production",
-            SECRET_KEY=secrets["secret_key"],
-            ANCHORAGE_KEK=secrets["kek"],
-            ALLOWED_HOSTS="127.0.0.1",
-            ANCHORAGE_LOCAL_PKI="0",
-        )
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    @property
-    def describe(self) -> str:
-        if self.worker_class == "gthread":
-            return f"{self.workers} gthread workers x {self.threads} threads"
-        return f"{self.workers} {self.worker_class} workers"
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.output()}")
-            try:
-                status, _ = self.request("GET", "/healthz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer /healthz:\n{self.output()}")
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body, {"X-Forwarded-Proto": "https", **(headers or {})})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+# --- the run ----------------------------------------------------------------------------------
 
 
 def issue_headers(token: str, key: str) -> dict[str, str]:
@@ -676,246 +200,16 @@ def issue_headers(token: str, key: str) -> dict[str, str]:
     }
 
 
-# --- load generators --------------------------------------------------------------------------
-
-WRK_SCRIPT = r"""
--- written by bench/issuance.py: POST a CSR from the file, cycling, each with its own key
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", #threads + 1)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  bodies = {}
-  for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
-  i = (tid - 1) * 7919
-  statuses = {}
-  errors = {}
-  headers = {
-    ["Content-Type"] = "application/json",
-    ["Authorization"] = "Token %(token)s",
-    ["X-Forwarded-Proto"] = "https",
-  }
-end
-
-function request()
-  i = i + 1
-  headers["Idempotency-Key"] = "%(run)s-" .. tid .. "-" .. i
-  return wrk.format("POST", "%(path)s", headers, bodies[(i %% #bodies) + 1])
-end
-
-function response(status, hdrs, body)
-  statuses[status] = (statuses[status] or 0) + 1
-  if status ~= %(expect)d and #errors < 3 then
-    errors[#errors + 1] = status .. " " .. string.sub(body or "", 1, 300)
-  end
-end
-
-function done(summary, latency, requests)
-  local parts = {}
-  local total = {}
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("statuses")) do total[k] = (total[k] or 0) + v end
-    for _, e in ipairs(t:get("errors")) do
-      io.write("BENCH_ERROR ", (string.gsub(e, "[\r\n]", " ")), "\n")
-    end
-  end
-  for k, v in pairs(total) do parts[#parts + 1] = string.format('"%%d": %%d', k, v) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"duration_us": %%d, "statuses": {%%s}, "socket_errors": %%d, '
-    .. '"p50_ms": %%.2f, "p99_ms": %%.2f}\n',
-    summary.duration, table.concat(parts, ", "),
-    e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
-"""
-
-
-def load_wrk(
-    port: int,
-    bodies: Path,
-    token: str,
-    connections: int,
-    seconds: float,
-    workdir: Path,
-    expect: int = 201,
-    path: str = PATH,
-) -> dict[str, Any]:
-    script = workdir / "issue.lua"
-    script.write_text(
-        WRK_SCRIPT
-        % {
-            "bodies": bodies,
-            "token": token,
-            "run": uuid.uuid4().hex[:12],
-            "path": path,
-            "expect": expect,
-        }
-    )
-    threads = min(connections, max(1, os.cpu_count() or 1))
-    result = subprocess.run(
-        [
-            "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-            "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
-    found = re.search(r"^BENCH_RESULT (.*)$", result.stdout, re.M)
-    if not found:
-        raise RuntimeError(f"wrk failed:\n{result.stdout}\n{result.stderr}")
-    out = json.loads(found.group(1))
-    out["seconds"] = out.pop("duration_us") / 1e6
-    out["errors"] = re.findall(r"^BENCH_ERROR (.*)$", result.stdout, re.M)
-    return out
-
-
-def load_python(
-    port: int,
-    bodies: Path,
-    token: str,
-    connections: int,
-    seconds: float,
-    workdir: Path,
-    expect: int = 201,
-    path: str = PATH,
-) -> dict[str, Any]:
-    """The asyncio client, in a process of its own (it shares the cores with the server)."""
-    result = subprocess.run(
-        [
-            PY,
-            __file__,
-            "_load",
-            str(port),
-            str(bodies),
-            token,
-            str(connections),
-            str(seconds),
-            str(expect),
-            path,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{result.stderr}")
-    return dict(json.loads(result.stdout))
-
-
-async def _python_client(
-    port: int,
-    bodies: list[bytes],
-    token: str,
-    connections: int,
-    seconds: float,
-    expect: int,
-    path: str = PATH,
-) -> dict[str, Any]:
-    run = uuid.uuid4().hex[:12]
-    stop = time.monotonic() + seconds
-    statuses: dict[str, int] = {}
-    errors: list[str] = []
-    latencies: list[float] = []
-    socket_errors = 0
-
-    async def client(cid: int) -> None:
-        nonlocal socket_errors
-        i = cid * 7919
-        reader = writer = None
-        while time.monotonic() < stop:
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                assert reader is not None
-                i += 1
-                body = bodies[i % len(bodies)]
-                head = (
-                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                    f"Content-Type: application/json\r\nAuthorization: Token {token}\r\n"
-                    f"X-Forwarded-Proto: https\r\nIdempotency-Key: {run}-{cid}-{i}\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n"
-                )
-                started = time.monotonic()
-                writer.write(head.encode() + body)
-                status = int((await reader.readline()).split()[1])
-                length, close = 0, False
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b""):
-                        break
-                    name, _, value = line.decode("latin-1").partition(":")
-                    name = name.strip().lower()
-                    if name == "content-length":
-                        length = int(value)
-                    elif name == "connection" and "close" in value.lower():
-                        close = True
-                payload = await reader.readexactly(length)
-                if time.monotonic() > stop:
-                    break
-                latencies.append(time.monotonic() - started)
-                statuses[str(status)] = statuses.get(str(status), 0) + 1
-                if status != expect and len(errors) < 3:
-                    errors.append(f"{status} {payload[:300].decode(errors='replace')}")
-                if close:
-                    writer.close()
-                    writer = None
-            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
-                socket_errors += 1
-                if writer is not None:
-                    writer.close()
-                writer = None
-        if writer is not None:
-            writer.close()
-
-    started = time.monotonic()
-    await asyncio.gather(*(client(c) for c in range(connections)))
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return (
-            latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000 if latencies else 0
-        )
-
-    return {
-        "seconds": time.monotonic() - started,
-        "statuses": statuses,
-        "socket_errors": socket_errors,
-        "p50_ms": pct(0.5),
-        "p99_ms": pct(0.99),
-        "errors": errors,
-    }
-
-
-# --- the run ----------------------------------------------------------------------------------
-
-
-def psql(sql: str) -> str:
-    return subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", sql],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 def prepare() -> dict[str, str]:
-    name = BENCH_ENV["DATABASE_URL"].rsplit("/", 1)[1]
-    if psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":  # noqa: S608
-        psql(f'CREATE DATABASE "{name}"')
-    # --skip-checks: the checks import every URLconf, which a migration does not need.
-    migrate = [PY, "manage.py", "migrate", "--skip-checks", "--verbosity", "0"]
-    subprocess.run(migrate, cwd=ROOT, env=bench_env(), check=True)
-    return dict(json.loads(_child("_setup")))
+    """The bench database migrated, and the fixtures in it (setup_fixtures)."""
+    migrate()
+    return dict(json.loads(_child(Path(__file__), "_setup")))
 
 
-def _child(*args: str, **env: str) -> str:
+def _child(script: Path, *args: str, **env: str) -> str:
+    """The last line `python SCRIPT ARGS...` prints, run in the bench environment."""
     result = subprocess.run(
-        [PY, __file__, *args],
+        [PY, str(script), *args],
         cwd=ROOT,
         env=bench_env(**env),
         capture_output=True,
@@ -929,7 +223,7 @@ def _child(*args: str, **env: str) -> str:
 
 def api_rate(
     server: Server,
-    load: Any,
+    load: LoadGenerator,
     bodies: Path,
     token: str,
     connections: int,
@@ -948,9 +242,10 @@ def api_rate(
     status, answer = server.request("POST", path, first, probe)
     if status != expect:
         return {"unavailable": f"{status} {answer[:200].decode(errors='replace')}"}
-    load(server.port, bodies, token, connections, warmup, workdir, expect, path)
+    window = Window(server.port, bodies, token, connections, warmup, expect, path)
+    load(window, workdir)
     watch = CpuWatch()
-    out = dict(load(server.port, bodies, token, connections, seconds, workdir, expect, path))
+    out = dict(load(dataclasses.replace(window, seconds=seconds), workdir))
     out["cpu"] = watch.usage(server.process.pid, ended="load")
     out["others"] = out["cpu"]["others"]
     out["requests"] = out["statuses"].get(str(expect), 0) / out["seconds"]
@@ -963,14 +258,14 @@ def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f}"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+def write_bodies(path: Path, slug: str, field: str, items: list[Any]) -> Path:
+    """One request body a line: the domain, the profile and `field` set to each item."""
+    path.write_text(
+        "".join(
+            json.dumps({"domain": slug, "profile": PROFILE, field: item}) + "\n" for item in items
+        )
+    )
+    return path
 
 
 def main() -> None:
@@ -1030,27 +325,18 @@ def main() -> None:
     atexit.register(shutil.rmtree, workdir, True)
     csr_file = workdir / "csrs.json"
     csr_file.write_text(json.dumps(csrs))
-    bodies: dict[str, Path] = {}
-    for label, (_, _, slug) in ALGORITHMS.items():
-        bodies[label] = workdir / f"bodies-{slug}.jsonl"
-        bodies[label].write_text(
-            "".join(
-                json.dumps({"domain": slug, "profile": PROFILE, "csr": pem}) + "\n" for pem in csrs
-            )
-        )
+    bodies = {
+        label: write_bodies(workdir / f"bodies-{slug}.jsonl", slug, "csr", csrs)
+        for label, (_, _, slug) in ALGORITHMS.items()
+    }
     # Batch bodies: each holds batch_size consecutive CSRs of the list, distinct within a
     # batch; the requests cycle through the bodies as they do through the single CSRs.
     size = args.batch_size
     batches = [csrs[start : start + size] for start in range(0, count - size + 1, size)]
-    batch_bodies: dict[str, Path] = {}
-    for label, (_, _, slug) in ALGORITHMS.items():
-        batch_bodies[label] = workdir / f"batches-{slug}.jsonl"
-        batch_bodies[label].write_text(
-            "".join(
-                json.dumps({"domain": slug, "profile": PROFILE, "csrs": batch}) + "\n"
-                for batch in batches
-            )
-        )
+    batch_bodies = {
+        label: write_bodies(workdir / f"batches-{slug}.jsonl", slug, "csrs", batches)
+        for label, (_, _, slug) in ALGORITHMS.items()
+    }
 
     busy = wait_quiet(args.wait_quiet)
     rows: dict[str, dict[str, Any]] = {label: {} for label in ALGORITHMS}
@@ -1059,6 +345,11 @@ def main() -> None:
     def measure(what: str, work: Any) -> Any:
         result, quiet[what] = quietly(what, work, args.wait_quiet, args.attempts)
         return result
+
+    def api_window(
+        server: Server, body: Path, warm: float = warmup, span: float = seconds, **kw: Any
+    ) -> dict[str, Any]:
+        return api_rate(server, load, body, token, args.connections, warm, span, workdir, **kw)
 
     for label, (_, speed, _) in ALGORITHMS.items():
         rows[label]["openssl"] = measure(
@@ -1069,7 +360,7 @@ def main() -> None:
         argv = ["_inprocess", label, str(service_seconds), str(builder_seconds), str(csr_file)]
         figures = measure(
             f"the {label} in-process figures",
-            lambda argv=argv, profile=profile: _child(*argv, profile, BENCH_TOKEN=token),
+            lambda argv=argv, profile=profile: _child(INPROCESS, *argv, profile, BENCH_TOKEN=token),
         )
         rows[label].update(json.loads(figures))
     print(
@@ -1087,11 +378,8 @@ def main() -> None:
             try:
                 got = measure(
                     f"the sweep ({server.describe})",
-                    lambda server=server: api_rate(
-                        server, load, bodies["P-256"], token, args.connections, warmup, seconds,
-                        workdir,
-                    ),
-                )  # fmt: skip
+                    lambda server=server: api_window(server, bodies["P-256"]),
+                )
             finally:
                 server.stop()
             if "unavailable" in got:
@@ -1111,27 +399,19 @@ def main() -> None:
     server = Server(secrets, args.worker_class, workers, args.threads)
     try:
         floor = measure(
-            "the floor",
-            lambda: api_rate(
-                server, load, floor_body, token, args.connections, 1.0, min(seconds, 5.0),
-                workdir, expect=400,
-            ),
-        )  # fmt: skip
+            "the floor", lambda: api_window(server, floor_body, 1.0, min(seconds, 5.0), expect=400)
+        )
         for label in ALGORITHMS:
             rows[label]["api"] = measure(
-                f"the {label} API window",
-                lambda label=label: api_rate(
-                    server, load, bodies[label], token, args.connections, warmup, seconds, workdir
-                ),
+                f"the {label} API window", lambda label=label: api_window(server, bodies[label])
             )
         for label in ALGORITHMS:
             rows[label]["batch"] = measure(
                 f"the {label} API batch window",
-                lambda label=label: api_rate(
-                    server, load, batch_bodies[label], token, args.connections, warmup, seconds,
-                    workdir, path=BATCH_PATH, per_request=size,
+                lambda label=label: api_window(
+                    server, batch_bodies[label], path=BATCH_PATH, per_request=size
                 ),
-            )  # fmt: skip
+            )
     finally:
         server.stop()
     log = server.output()
@@ -1241,19 +521,6 @@ def main() -> None:
 def _entry() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_setup":
         print(json.dumps(setup_fixtures()))
-    elif len(sys.argv) > 1 and sys.argv[1] == "_inprocess":
-        label, service_s, builder_s, csr_file, profile = sys.argv[2:7]
-        result = measure_in_process(
-            label, float(service_s), float(builder_s), csr_file, profile == "1"
-        )
-        print(json.dumps(result))
-    elif len(sys.argv) > 1 and sys.argv[1] == "_load":
-        port, bodies, token, connections, seconds, expect, path = sys.argv[2:9]
-        lines = Path(bodies).read_bytes().splitlines()
-        client = _python_client(
-            int(port), lines, token, int(connections), float(seconds), int(expect), path
-        )
-        print(json.dumps(asyncio.run(client)))
     else:
         main()
 
