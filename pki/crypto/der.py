@@ -7,6 +7,8 @@ SEQUENCE { tbs, AlgorithmIdentifier, BIT STRING signature }.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pki.crypto.keys import KeyAlgorithm
 
 # AlgorithmIdentifier DER per signing algorithm, as RFC 4055 §5 / RFC 5758 §3.2 / RFC 8410 §3
@@ -37,6 +39,40 @@ def tlv(tag: int, content: bytes) -> bytes:
     return bytes([tag]) + length(len(content)) + content
 
 
+def integer(v: int) -> bytes:
+    """A non-negative INTEGER, minimal two's complement (a leading 0x00 keeps it positive)."""
+    return tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big"))
+
+
+def generalized_time(when: datetime) -> bytes:
+    """GeneralizedTime, seconds, 'Z' (RFC 5280 §4.1.2.5.2)."""
+    return tlv(0x18, _utc(when).strftime("%Y%m%d%H%M%SZ").encode())
+
+
+def x509_time(when: datetime) -> bytes:
+    """X.509 Time: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5)."""
+    utc = _utc(when)
+    if 1950 <= utc.year < 2050:
+        return tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode())
+    return generalized_time(utc)
+
+
+def _utc(when: datetime) -> datetime:
+    # A naive datetime is taken as UTC, as Django stores them with USE_TZ.
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def header(data: bytes, offset: int = 0) -> tuple[int, int, int]:
+    """(tag, start of contents, end of contents) of the TLV at `offset` (definite lengths,
+    one-octet tags: all DER we read back is ours or cryptography's)."""
+    tag, first = data[offset], data[offset + 1]
+    if first < 0x80:
+        return tag, offset + 2, offset + 2 + first
+    count = first & 0x7F
+    start = offset + 2 + count
+    return tag, start, start + int.from_bytes(data[offset + 2 : start], "big")
+
+
 def signed(tbs: bytes, algorithm: KeyAlgorithm, signature: bytes) -> bytes:
     """SEQUENCE { tbs, signatureAlgorithm, BIT STRING (no unused bits) signature }."""
     return tlv(0x30, tbs + SIGNATURE_ALGORITHM[algorithm] + tlv(0x03, b"\x00" + signature))
@@ -46,9 +82,4 @@ def ecdsa_raw_to_der(raw: bytes) -> bytes:
     """PKCS#11 CKM_ECDSA returns r || s; X.509 wants Ecdsa-Sig-Value (RFC 3279 §2.2.3)."""
     half = len(raw) // 2
     r, s = (int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
-
-    def integer(v: int) -> bytes:
-        body = v.to_bytes(v.bit_length() // 8 + 1, "big")  # leading 0x00 keeps it positive
-        return tlv(0x02, body)
-
     return tlv(0x30, integer(r) + integer(s))

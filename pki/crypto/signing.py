@@ -78,3 +78,11 @@ def sign_crl(
     builder: x509.CertificateRevocationListBuilder, signer: Signer
 ) -> x509.CertificateRevocationList:
     return _sign(builder, signer, lambda c: c.tbs_certlist_bytes, x509.load_der_x509_crl)
+
+
+def draft_tbs_crl(builder: x509.CertificateRevocationListBuilder, algorithm: KeyAlgorithm) -> bytes:
+    """The TBSCertList `builder` makes for a key of `algorithm`, drafted with the family's
+    placeholder: for callers that change the TBS (CRL entries spliced in) and sign it with
+    the CA's own Signer."""
+    digest: Any = hash_for(algorithm)
+    return builder.sign(_placeholder(algorithm), digest).tbs_certlist_bytes
