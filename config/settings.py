@@ -250,6 +250,30 @@ ANCHORAGE_PUBLIC_URL = env_str("ANCHORAGE_PUBLIC_URL", "http://localhost:8000").
 # the demo only; off in production.
 ANCHORAGE_LOCAL_PKI = env_bool("ANCHORAGE_LOCAL_PKI", not PRODUCTION)
 
+# --- OCSP (pki.services.ocsp, the responder process pki.ocsp.server) ------------------------
+# Responses are signed ahead of time and served from the table; a response is valid for
+# VALIDITY and re-signed when its nextUpdate is nearer than REFRESH. The delegated responder
+# certificate lives RESPONDER_DAYS and is renewed with a third of its life left.
+ANCHORAGE_OCSP_VALIDITY_SECONDS = env_int("ANCHORAGE_OCSP_VALIDITY_SECONDS", 86400)
+ANCHORAGE_OCSP_REFRESH_SECONDS = env_int(
+    "ANCHORAGE_OCSP_REFRESH_SECONDS", ANCHORAGE_OCSP_VALIDITY_SECONDS // 2
+)
+ANCHORAGE_OCSP_RESPONDER_DAYS = env_int("ANCHORAGE_OCSP_RESPONDER_DAYS", 7)
+# Cache-Control max-age of GET answers (RFC 5019 §6.2): until nextUpdate, at most this, so a
+# CDN does not hide a revocation for longer.
+ANCHORAGE_OCSP_MAX_AGE_SECONDS = env_int("ANCHORAGE_OCSP_MAX_AGE_SECONDS", 600)
+ANCHORAGE_OCSP_BATCH = env_int("ANCHORAGE_OCSP_BATCH", 500)  # responses signed per transaction
+# The responder process: requests waiting for the database at once before it answers tryLater.
+ANCHORAGE_OCSP_MAX_PENDING = env_int("ANCHORAGE_OCSP_MAX_PENDING", 64)
+CELERY_BEAT_SCHEDULE["ocsp-renew-responders"] = {
+    "task": "pki.tasks.ocsp.renew_responders",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["ocsp-refresh-responses"] = {
+    "task": "pki.tasks.ocsp.refresh_responses",
+    "schedule": float(env_int("ANCHORAGE_OCSP_REFRESH_EVERY_SECONDS", 300)),
+}
+
 # --- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")
 LOGGING = {

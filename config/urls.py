@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from console.views import healthz
+from pki.ocsp.views import ocsp_get, ocsp_post
 from pki.views import ca_certificate
 
 handler403 = "config.api.handler403"
@@ -14,6 +15,8 @@ admin.site.site_title = "Anchorage"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("ca/<slug:slug>.crt", ca_certificate, name="ca-certificate"),
+    path("ocsp/<slug:ca>/", ocsp_post, name="ocsp"),
+    path("ocsp/<slug:ca>/<path:encoded>", ocsp_get, name="ocsp-get"),
     path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
     path("admin/", admin.site.urls),
     path("", include("console.urls")),

@@ -123,6 +123,11 @@ class OcspResponse(models.Model):
     ca = models.ForeignKey("pki.CertificateAuthority", on_delete=models.PROTECT, related_name="+")
     serial = models.CharField(max_length=64)
     status = models.CharField(max_length=8)  # good | revoked
+    # What a response signed live (nonce requests) says, without another query.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=24, blank=True)
+    # The certificate's: refreshed while it is valid; once it expired, not at all.
+    not_after = models.DateTimeField(null=True, blank=True)
     sha1 = models.BinaryField()
     sha256 = models.BinaryField()
     this_update = models.DateTimeField()

@@ -32,7 +32,7 @@ from pki.models import (
     IssuedCertificate,
     ProfileVersion,
 )
-from pki.services import cas, profiles
+from pki.services import cas, ocsp, profiles
 from pki.services.ca_driver import sign
 
 BACKDATE = timedelta(minutes=1)  # tolerate relying parties whose clocks run a little slow
@@ -102,6 +102,7 @@ def issue(request: IssueRequest) -> Issued:
             ca = _signing_ca(item.version)
             cert, chain = _signed(item, ca)
             cert.save(force_insert=True)
+            ocsp.presign_issued([cert])
             if request.idempotency_key:
                 claim.certificate = cert
                 claim.save(update_fields=["certificate"])
@@ -137,6 +138,7 @@ def issue_batch(requests: list[IssueRequest]) -> list[Issued]:
             _require_allowed(items)
             signed = [_signed(item, _signing_ca(item.version)) for item in items]
             rows = IssuedCertificate.objects.bulk_create([cert for cert, _ in signed])
+            ocsp.presign_issued(rows)
             keyed_rows = [
                 row for item, row in zip(items, rows, strict=True) if item.request.idempotency_key
             ]

@@ -1,0 +1,1 @@
+"""Serving OCSP: the Django view (simple deployments) and the lean responder process."""
