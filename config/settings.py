@@ -276,6 +276,20 @@ CELERY_BEAT_SCHEDULE["ocsp-refresh-responses"] = {
 
 # --- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")
+# --- CRLs (RFC 5280 §5; pki.services.crls) --------------------------------------------------
+# A complete CRL every interval, a delta CRL every delta period, and both again this many
+# seconds after revocations (debounced). nextUpdate lies well after the next planned CRL.
+ANCHORAGE_CRL_INTERVAL_SECONDS = env_int("ANCHORAGE_CRL_INTERVAL_SECONDS", 3600)
+ANCHORAGE_CRL_DELTA_SECONDS = env_int("ANCHORAGE_CRL_DELTA_SECONDS", 300)
+ANCHORAGE_CRL_DEBOUNCE_SECONDS = env_int("ANCHORAGE_CRL_DEBOUNCE_SECONDS", 5)
+ANCHORAGE_CRL_VALIDITY_SECONDS = env_int(
+    "ANCHORAGE_CRL_VALIDITY_SECONDS", 2 * ANCHORAGE_CRL_INTERVAL_SECONDS + 3600
+)
+CELERY_BEAT_SCHEDULE["crl-publish-due"] = {
+    "task": "pki.tasks.crls.publish_due",
+    "schedule": float(min(60, ANCHORAGE_CRL_DELTA_SECONDS)),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

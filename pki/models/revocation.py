@@ -67,6 +67,9 @@ class CrlSeries(models.Model):
     last_number = models.PositiveBigIntegerField(default=0)
     last_full_number = models.PositiveBigIntegerField(null=True, blank=True)
     last_full_at = models.DateTimeField(null=True, blank=True)
+    # Set when a revocation asked for a new CRL and a generation is queued (debounce); the
+    # generation clears it before it reads (pki.services.crls).
+    pending_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.ca} #{self.last_number}"

@@ -16,6 +16,7 @@ def urls(slug: str) -> dict[str, str]:
     base = settings.ANCHORAGE_PUBLIC_URL
     return {
         "crl": f"{base}/crl/{slug}.crl",
+        "crl_delta": f"{base}/crl/{slug}.delta.crl",
         "ocsp": f"{base}/ocsp/{slug}/",
         "ca_issuers": f"{base}/ca/{slug}.crt",
     }

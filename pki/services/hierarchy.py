@@ -29,7 +29,7 @@ from pki.crypto.keys import (
     public_der,
 )
 from pki.models import Ceremony, CertificateAuthority, CrossCertificate, Domain
-from pki.services import ca_import, cas
+from pki.services import ca_import, cas, crls
 from pki.services.ceremony_rules import require_quorum
 
 CA_KEY_USAGE = ["keyCertSign", "cRLSign", "digitalSignature"]
@@ -410,6 +410,7 @@ def _save_ca(
     )
     ca.full_clean(exclude=["certificate", "parent", "ceremony", "superseded_by"])
     ca.save()
+    crls.on_created(ca)
     return ca
 
 
