@@ -265,6 +265,8 @@ ANCHORAGE_OCSP_MAX_AGE_SECONDS = env_int("ANCHORAGE_OCSP_MAX_AGE_SECONDS", 600)
 ANCHORAGE_OCSP_BATCH = env_int("ANCHORAGE_OCSP_BATCH", 500)  # responses signed per transaction
 # The responder process: requests waiting for the database at once before it answers tryLater.
 ANCHORAGE_OCSP_MAX_PENDING = env_int("ANCHORAGE_OCSP_MAX_PENDING", 64)
+# ...and the pre-signed responses each of its workers keeps in memory (about 1 kB each).
+ANCHORAGE_OCSP_CACHE_SIZE = env_int("ANCHORAGE_OCSP_CACHE_SIZE", 100_000)
 CELERY_BEAT_SCHEDULE["ocsp-renew-responders"] = {
     "task": "pki.tasks.ocsp.renew_responders",
     "schedule": 3600.0,

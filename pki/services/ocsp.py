@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from pki.crypto import certs, ocsp
 from pki.crypto.backends import get_signer
@@ -159,8 +160,10 @@ def presign(
         }
     row, responder = loaded_responder(ca)
     hashes = issuer_hashes(ca)
-    now = certs.now()
-    this_update = now - BACKDATE
+    # Microseconds kept: the responder process compares updated_at to see a re-signing,
+    # and a revocation may follow issuance within the same second.
+    now = timezone.now()
+    this_update = certs.now() - BACKDATE
     rows = []
     for cert in batch:
         answer = answer_for(cert, revocations.get(cert.pk), this_update)

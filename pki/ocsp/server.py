@@ -1,0 +1,316 @@
+"""The lean OCSP responder: an asyncio HTTP/1.1 server (keep-alive, pipelining in order)
+that answers /ocsp/<ca>/ apart from the web workers, so a flood of OCSP cannot starve the
+API (`manage.py ocsp_responder --bind 127.0.0.1:8001 --workers 2`).
+
+Each worker process keeps the pre-signed responses it served in memory, keyed by CertID
+(CA, serial), and polls OcspResponse.updated_at every second, so a revocation is answered
+within about a second of its commit. The event loop never touches the database: a request
+the cache cannot answer (first sight of a serial, a nonce to echo, an unknown serial) goes
+to a small thread pool, at most ANCHORAGE_OCSP_MAX_PENDING at once; past that the answer is
+tryLater (503 with Retry-After). Answers come from pki.services.ocsp_respond.respond, the
+core the Django view uses too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from email.utils import formatdate
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from pki.models import CertificateAuthority, OcspResponse
+from pki.services import ocsp_respond
+from pki.services.ocsp_respond import Answer, Miss, Stored
+
+logger = logging.getLogger(__name__)
+
+MAX_HEAD = 8192
+MAX_BODY = 64 * 1024
+POLL_SECONDS = 1.0
+# Rows committed late (a revoke transaction that took a while) still carry an updated_at
+# from before they became visible: each poll looks back this far.
+POLL_OVERLAP = timedelta(seconds=10)
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+REASONS |= {413: "Payload Too Large", 503: "Service Unavailable"}
+
+Key = tuple[int, str]
+
+
+class ResponseCache:
+    """(CA id, serial) → (response, its updated_at); bounded, oldest dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: dict[Key, tuple[Stored, datetime]] = {}
+        self.since: datetime | None = None
+        self.lock = threading.Lock()
+
+    def get(self, ca_id: int, serial: str) -> Stored | None:
+        found = self.items.get((ca_id, serial))
+        if found is None:
+            raise Miss(serial)
+        return found[0]
+
+    def put(self, key: Key, stored: Stored, updated_at: datetime) -> None:
+        with self.lock:
+            self.items[key] = (stored, updated_at)
+            while len(self.items) > self.size:
+                del self.items[next(iter(self.items))]
+
+    def fetch(self, ca_id: int, serial: str) -> Stored | None:
+        """From the database (a pool thread), remembered for the event loop."""
+        fields = ("updated_at", *ocsp_respond.STORED_FIELDS)
+        row = OcspResponse.objects.filter(ca_id=ca_id, serial=serial).values_list(*fields)
+        found = row.first()
+        if found is None:
+            return None
+        stored = ocsp_respond.stored_of(found[1:])
+        self.put((ca_id, serial), stored, found[0])
+        return stored
+
+    def load(self, rows: int) -> None:
+        """The most recently signed responses, before the first request."""
+        self.since = self._db_now()
+        fields = ("ca_id", "serial", "updated_at", *ocsp_respond.STORED_FIELDS)
+        query = OcspResponse.objects.filter(next_update__gt=self.since).order_by("-updated_at")
+        for ca_id, serial, updated_at, *rest in query.values_list(*fields)[:rows].iterator():
+            self.put((ca_id, serial), ocsp_respond.stored_of(tuple(rest)), updated_at)
+        for slug in CertificateAuthority.objects.values_list("slug", flat=True):
+            ocsp_respond.issuer_from_db(slug)
+
+    def poll(self) -> int:
+        """Replace the responses re-signed since the last poll; returns how many."""
+        if self.since is None:
+            self.since = self._db_now()
+        changed = OcspResponse.objects.filter(updated_at__gte=self.since - POLL_OVERLAP)
+        stale: list[str] = []
+        newest = self.since
+        for ca_id, serial, updated_at in changed.values_list("ca_id", "serial", "updated_at"):
+            newest = max(newest, updated_at)
+            found = self.items.get((ca_id, serial))
+            if found is not None and found[1] < updated_at:
+                stale.append(serial)
+        for start in range(0, len(stale), 500):
+            fields = ("ca_id", "serial", "updated_at", *ocsp_respond.STORED_FIELDS)
+            rows = OcspResponse.objects.filter(serial__in=stale[start : start + 500])
+            for ca_id, serial, updated_at, *rest in rows.values_list(*fields):
+                if (ca_id, serial) in self.items:
+                    self.put((ca_id, serial), ocsp_respond.stored_of(tuple(rest)), updated_at)
+        self.since = newest
+        return len(stale)
+
+    @staticmethod
+    def _db_now() -> datetime:
+        return datetime.now().astimezone()
+
+
+class Responder:
+    """One worker's state: the cache, the thread pool and the count of waiting requests."""
+
+    def __init__(self, cache_size: int, threads: int, max_pending: int) -> None:
+        self.cache = ResponseCache(cache_size)
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="ocsp-db")
+        self.poller = ThreadPoolExecutor(1, thread_name_prefix="ocsp-poll")
+        self.max_pending = max_pending
+        self.pending = 0
+
+    def fast(self, slug: str, der: bytes, method: str) -> Answer | None:
+        try:
+            return ocsp_respond.respond(
+                slug,
+                der,
+                method=method,
+                issuers=ocsp_respond.issuer_cached,
+                lookup=self.cache.get,
+                signing=False,
+            )
+        except Miss:
+            return None
+
+    def slow(self, slug: str, der: bytes, method: str) -> Answer:
+        """In a pool thread: the same core with the database behind the cache."""
+        close_old_connections()
+        return ocsp_respond.respond(slug, der, method=method, lookup=self.cache.fetch)
+
+    async def poll_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await loop.run_in_executor(self.poller, self._poll)
+            except Exception:  # the database away for a moment: poll again next second
+                logger.exception("polling OCSP responses failed")
+
+    def _poll(self) -> int:
+        close_old_connections()
+        return self.cache.poll()
+
+
+_date: tuple[int, bytes] = (0, b"")
+
+
+def _date_header() -> bytes:
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True).encode())
+    return _date[1]
+
+
+def render(answer: Answer, keep_alive: bool, head_only: bool = False) -> bytes:
+    lines = [f"HTTP/1.1 {answer.status_code} {REASONS.get(answer.status_code, 'OK')}"]
+    lines += [f"{name}: {value}" for name, value in answer.headers.items()]
+    lines.append(f"Content-Length: {len(answer.body)}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    head = "\r\n".join(lines).encode() + b"\r\nDate: " + _date_header() + b"\r\n\r\n"
+    return head if head_only else head + answer.body
+
+
+def _plain(status: int, text: str) -> Answer:
+    return Answer(status, text.encode(), {"Content-Type": "text/plain"})
+
+
+class HttpProtocol(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive; requests on one connection are answered in order."""
+
+    def __init__(self, responder: Responder) -> None:
+        self.responder = responder
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.waiting = False  # a request of this connection is with the thread pool
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.waiting:
+            self._process()
+
+    def _process(self) -> None:
+        while self.transport is not None and not self.waiting:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD:
+                    self._finish(_plain(400, "request head too large"), False)
+                return
+            head = bytes(self.buffer[:end]).decode("latin-1")
+            lines = head.split("\r\n")
+            parts = lines[0].split(" ")
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            try:
+                length = int(headers.get("content-length", "0"))
+            except ValueError:
+                length = -1
+            if len(parts) != 3 or not 0 <= length <= MAX_BODY:
+                self._finish(_plain(400 if length <= MAX_BODY else 413, "bad request"), False)
+                return
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = bytes(self.buffer[end + 4 : end + 4 + length])
+            del self.buffer[: end + 4 + length]
+            method, target, version = parts
+            connection = headers.get("connection", "").lower()
+            keep_alive = connection != "close" and (
+                version == "HTTP/1.1" or connection == "keep-alive"
+            )
+            self._handle(method, target, body, keep_alive)
+
+    def _handle(self, method: str, target: str, body: bytes, keep_alive: bool) -> None:
+        path = target.split("?", 1)[0]
+        if path == "/healthz":
+            self._finish(_plain(200, "ok"), keep_alive)
+            return
+        pieces = path.split("/", 3)  # "", "ocsp", slug, rest
+        if len(pieces) < 4 or pieces[1] != "ocsp" or not pieces[2]:
+            self._finish(_plain(404, "not found"), keep_alive)
+            return
+        slug, rest = pieces[2], pieces[3]
+        if method == "POST":
+            der, kind = body, "POST"
+        elif method in ("GET", "HEAD"):
+            der, kind = ocsp_respond.request_from_path(rest) if rest else b"", "GET"
+        else:
+            self._finish(Answer(405, b"", {"Allow": "GET, POST"}), keep_alive)
+            return
+        answer = self.responder.fast(slug, der, kind)
+        if answer is not None:
+            self._finish(answer, keep_alive, method == "HEAD")
+            return
+        if self.responder.pending >= self.responder.max_pending:
+            self._finish(ocsp_respond.TRY_LATER, keep_alive)
+            return
+        self.responder.pending += 1
+        self.waiting = True
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.responder.pool, self.responder.slow, slug, der, kind)
+        future.add_done_callback(self._done(keep_alive, method == "HEAD"))
+
+    def _done(self, keep_alive: bool, head_only: bool) -> Callable[[asyncio.Future[Answer]], None]:
+        def done(future: asyncio.Future[Answer]) -> None:
+            self.responder.pending -= 1
+            self.waiting = False
+            failed = future.cancelled() or future.exception() is not None
+            answer = ocsp_respond.INTERNAL_ERROR if failed else future.result()
+            self._finish(answer, keep_alive, head_only)
+            self._process()
+
+        return done
+
+    def _finish(self, answer: Answer, keep_alive: bool, head_only: bool = False) -> None:
+        if self.transport is None:
+            return
+        self.transport.write(render(answer, keep_alive, head_only))
+        if not keep_alive:
+            self.transport.close()
+            self.transport = None
+
+
+async def serve(host: str, port: int, *, ready: Callable[[], None] | None = None) -> None:
+    """One worker: listen (SO_REUSEPORT, so workers share the port) until SIGTERM/SIGINT."""
+    responder = Responder(
+        cache_size=settings.ANCHORAGE_OCSP_CACHE_SIZE,
+        threads=4,
+        max_pending=settings.ANCHORAGE_OCSP_MAX_PENDING,
+    )
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(responder.poller, responder.cache.load, responder.cache.size)
+    server = await loop.create_server(
+        lambda: HttpProtocol(responder), host, port, reuse_port=True, backlog=2048
+    )
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    poller = asyncio.create_task(responder.poll_forever())
+    if ready is not None:
+        ready()
+    async with server:
+        await stop.wait()
+    poller.cancel()
+    responder.pool.shutdown(wait=False, cancel_futures=True)
+    responder.poller.shutdown(wait=False, cancel_futures=True)
+
+
+def run_worker(host: str, port: int, ready: Callable[[], None] | None = None) -> None:
+    try:
+        import uvloop  # optional: a faster event loop when installed
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(serve(host, port, ready=ready))
