@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from console import views, views_certificates
+from console import views, views_certificates, views_revocation
 from console.login import LoginView
 
 app_name = "console"
@@ -16,6 +16,16 @@ urlpatterns = [
         r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/$",
         views_certificates.certificate_detail,
         name="certificate",
+    ),
+    re_path(
+        r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/revoke$",
+        views_revocation.certificate_revoke,
+        name="certificate-revoke",
+    ),
+    re_path(
+        r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/release$",
+        views_revocation.certificate_release,
+        name="certificate-release",
     ),
     path("audit/", views.audit_log, name="audit"),
     path("login/", LoginView.as_view(), name="login"),

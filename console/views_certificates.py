@@ -24,10 +24,18 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.roles import Perm, domains_with
+from accounts.roles import Perm, domains_with, has_perm
 from config.errors import Conflict, Forbidden, Unavailable, reason_of
 from pki.crypto import certs
-from pki.models import CertificateRequest, Domain, IssuedCertificate, Profile, Protocol
+from pki.models import (
+    CertificateRequest,
+    Domain,
+    IssuedCertificate,
+    Profile,
+    Protocol,
+    Reason,
+    Revocation,
+)
 from pki.selectors import filter_certificates
 from pki.services import cas, requests
 from pki.services.issuance import IssueRequest, issue
@@ -219,6 +227,7 @@ def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
     info = certs.info(der)
     chain_pem = "".join(certs.der_to_pem(c) for c in cas.issuing_chain(cert.ca))
     via = CertificateRequest.objects.filter(certificate=cert).select_related("requested_by")
+    revoked = Revocation.objects.filter(certificate=cert, released_at=None).first()
     return render(
         request,
         "console/certificate_detail.html",
@@ -229,6 +238,9 @@ def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
             "pem": info.pem,
             "chain_pem": chain_pem,
             "via": via.first(),
+            "revocation": revoked,
+            "may_revoke": has_perm(_user(request), Perm.CERTS_REVOKE, cert.domain),
+            "reasons": Reason.values,
             "pem_url": reverse("api:certificate-pem", kwargs={"serial": cert.serial}),
             "der_url": reverse("api:certificate-der", kwargs={"serial": cert.serial}),
         },

@@ -29,8 +29,9 @@ from pki.models import (
     IssuedCertificate,
     Profile,
     ProfileVersion,
+    Reason,
 )
-from pki.services import hierarchy
+from pki.services import hierarchy, revocation
 from pki.services.ceremony_rules import QuorumNotMet
 
 # ValueError: the crypto boundary's parse errors (certificate, container).
@@ -269,6 +270,45 @@ _CERTIFICATE_FIELDS = (
 )
 
 
+def revocation_actions() -> list[Any]:
+    """One admin action per reason an admin picks (RFC 5280 §5.3.1), each calling
+    pki.services.revocation.revoke(), which checks certs.revoke in each certificate's domain."""
+
+    def make(reason: str) -> Any:
+        @admin.action(description=f"Revoke selected certificates ({reason})")
+        def act(
+            modeladmin: admin.ModelAdmin[IssuedCertificate],
+            request: HttpRequest,
+            queryset: QuerySet[IssuedCertificate],
+        ) -> None:
+            for cert in queryset.select_related("domain"):
+                try:
+                    done = revocation.revoke(cert, reason, actor=request.user)
+                except _REFUSALS as exc:
+                    modeladmin.message_user(
+                        request, f"{cert.serial}: {reason_of(exc)}", messages.ERROR
+                    )
+                    continue
+                said = "revoked" if done.changed else "was already revoked"
+                modeladmin.message_user(request, f"{cert.serial}: {said}", messages.SUCCESS)
+
+        act.__name__ = f"revoke_{reason}"
+        return act
+
+    return [make(reason) for reason in ADMIN_REASONS]
+
+
+ADMIN_REASONS = [
+    Reason.KEY_COMPROMISE.value,
+    Reason.SUPERSEDED.value,
+    Reason.CESSATION_OF_OPERATION.value,
+    Reason.AFFILIATION_CHANGED.value,
+    Reason.PRIVILEGE_WITHDRAWN.value,
+    Reason.CERTIFICATE_HOLD.value,
+    Reason.UNSPECIFIED.value,
+]
+
+
 @admin.register(IssuedCertificate)
 class IssuedCertificateAdmin(ReadOnlyAdmin):
     """Issued only through pki.services.issuance.issue()."""
@@ -291,10 +331,21 @@ class IssuedCertificateAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     fields = _CERTIFICATE_FIELDS
     readonly_fields = _CERTIFICATE_FIELDS
+    actions = [*revocation_actions(), "release_hold"]
 
     @admin.display(description="certificate (PEM)")
     def certificate_pem(self, obj: IssuedCertificate) -> str:
         return _pem(obj.der)
+
+    @admin.action(description="Release the hold (certificateHold)")
+    def release_hold(self, request: HttpRequest, queryset: QuerySet[IssuedCertificate]) -> None:
+        for cert in queryset.select_related("domain"):
+            try:
+                revocation.release_hold(cert, actor=request.user)
+            except _REFUSALS as exc:
+                self.message_user(request, f"{cert.serial}: {reason_of(exc)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{cert.serial}: hold released", messages.SUCCESS)
 
 
 _REQUEST_FIELDS = (
@@ -373,3 +424,6 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_filter = ["domain"]
     search_fields = ["key"]
     list_select_related = ["domain", "certificate"]
+
+
+from pki import admin_revocation  # noqa: E402, F401  (registers the revocation records)

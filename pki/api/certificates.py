@@ -7,7 +7,12 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -18,6 +23,7 @@ from pki.api.common import (
     DER_CERT_TYPE,
     PEM_TYPE,
     DomainScopedViewSet,
+    StrictSerializer,
     choice_text,
     domain_for,
     file_response,
@@ -25,9 +31,9 @@ from pki.api.common import (
     validated,
 )
 from pki.crypto import certs
-from pki.models import Domain, IssuedCertificate, Protocol
+from pki.models import Domain, IssuedCertificate, Protocol, Reason, Revocation
 from pki.selectors import filter_certificates
-from pki.services import cas
+from pki.services import cas, revocation
 from pki.services.issuance import (
     MAX_BATCH,
     IssueRequest,
@@ -57,6 +63,25 @@ class BatchSerializer(serializers.Serializer[Any]):
         min_length=1,
         max_length=MAX_BATCH,
     )
+
+
+class RevokeSerializer(StrictSerializer):
+    """The body of POST /api/v1/certificates/<serial>/revoke."""
+
+    reason = serializers.ChoiceField(Reason.values, default=Reason.UNSPECIFIED.value)
+    invalidity_date = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ReleaseSerializer(StrictSerializer):
+    """The body of POST /api/v1/certificates/<serial>/release: nothing, or a comment."""
+
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class RevocationSerializer(serializers.ModelSerializer[Revocation]):
+    class Meta:
+        model = Revocation
+        fields = ["reason", "revoked_at", "invalidity_date", "requester"]
 
 
 class CertificateSerializer(serializers.ModelSerializer[IssuedCertificate]):
@@ -94,9 +119,17 @@ class CertificateDetailSerializer(CertificateSerializer):
 
     certificate = serializers.SerializerMethodField()
     chain = serializers.SerializerMethodField()
+    revocation = serializers.SerializerMethodField()
 
     class Meta(CertificateSerializer.Meta):
-        fields = [*CertificateSerializer.Meta.fields, "certificate", "chain"]
+        fields = [*CertificateSerializer.Meta.fields, "revocation", "certificate", "chain"]
+
+    @extend_schema_field(RevocationSerializer(allow_null=True))
+    def get_revocation(self, obj: IssuedCertificate) -> dict[str, Any] | None:
+        if obj.status != IssuedCertificate.Status.REVOKED:
+            return None
+        found = Revocation.objects.filter(certificate=obj, released_at=None).first()
+        return RevocationSerializer(found).data if found else None
 
     def get_certificate(self, obj: IssuedCertificate) -> str:
         return certs.der_to_pem(bytes(obj.der))
@@ -116,6 +149,11 @@ class ProblemSerializer(serializers.Serializer[Any]):
 
 class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScopedViewSet):
     serializer_class = CertificateSerializer
+    domain_perms = {
+        "revoke": Perm.CERTS_REVOKE,
+        "release": Perm.CERTS_REVOKE,
+        "*": Perm.DOMAIN_VIEW,
+    }
     lookup_field = "serial"
     lookup_value_regex = "[0-9A-Fa-f]{1,64}"
 
@@ -239,6 +277,46 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
             {"certificates": body},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+    @extend_schema(
+        request=RevokeSerializer,
+        responses={
+            200: CertificateDetailSerializer,
+            400: ProblemSerializer,
+            403: ProblemSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, serial: str | None = None) -> Response:
+        """Revoke with an RFC 5280 reason (and invalidity date). Revoking again is harmless
+        (200, unchanged); a certificateHold can be made permanent, or released."""
+        cert = self.get_object()
+        data = validated(RevokeSerializer, request)
+        revocation.revoke(
+            cert,
+            data["reason"],
+            actor=person(request),
+            invalidity_date=data["invalidity_date"],
+        )
+        cert.refresh_from_db()
+        return Response(CertificateDetailSerializer(cert).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CertificateDetailSerializer,
+            403: ProblemSerializer,
+            409: ProblemSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, serial: str | None = None) -> Response:
+        """Release a certificateHold: the certificate is valid again (409 when not on hold)."""
+        cert = self.get_object()
+        data = validated(ReleaseSerializer, request) if request.body else {}
+        revocation.release_hold(cert, actor=person(request), comment=data.get("comment", ""))
+        cert.refresh_from_db()
+        return Response(CertificateDetailSerializer(cert).data)
 
     @extend_schema(
         responses={(200, PEM_TYPE): OpenApiResponse(OpenApiTypes.STR, "leaf, then its chain")}

@@ -112,6 +112,18 @@ def domain_for(slug: str, user: User, perm: Perm) -> Domain:
     return domain
 
 
+class StrictSerializer(serializers.Serializer[Any]):
+    """Refuses fields it does not know (400 naming them), where a misspelt optional field
+    would otherwise be dropped silently, e.g. a revocation reason falling back to
+    `unspecified`."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: "unknown field" for name in unknown})
+        return attrs
+
+
 def comment(request: Request) -> str:
     return str(validated(CommentSerializer, request)["comment"])
 
