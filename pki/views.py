@@ -17,7 +17,7 @@ from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import require_safe
 
 from pki.models import CertificateAuthority, Crl
-from pki.services import crls
+from pki.services import crl_storage, crls
 
 
 @require_safe
@@ -62,7 +62,9 @@ def _crl(request: HttpRequest, slug: str, *, delta: bool) -> HttpResponse:
     last_modified = int(found.this_update.timestamp())
     # Answered from the row without its DER (deferred): a 304 never reads the CRL itself.
     not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
-    response = not_modified or HttpResponse(bytes(found.der), content_type="application/pkix-crl")
+    response = not_modified or HttpResponse(
+        crl_storage.load(found), content_type="application/pkix-crl"
+    )
     if not_modified is None:
         name = f"{slug}.delta.crl" if delta else f"{slug}.crl"
         response["Content-Disposition"] = f'inline; filename="{name}"'

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from itertools import islice
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +24,7 @@ from audit.services import record
 from pki.crypto import certs, crl
 from pki.crypto.backends import get_signer
 from pki.models import CertificateAuthority, Crl, CrlSeries, Revocation
-from pki.services import cas
+from pki.services import cas, crl_storage
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +33,6 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = timedelta(seconds=60)
 # A pending request older than this lost its task (broker down, message dropped): beat runs it.
 _STALE = timedelta(minutes=5)
-_CHUNK = 10_000
 
 
 class NotPublished(Exception):
@@ -139,7 +136,7 @@ def _generate_locked(ca: CertificateAuthority, series: CrlSeries, *, delta: bool
         assert base_at is not None
         entries, count = _delta_entries(ca, base_at - IN_FLIGHT)
     else:
-        entries, count = _chunks(_complete_entries(ca, base_at))
+        entries, count = crl_storage.complete_entries(ca, base_at)
     urls = cas.urls(ca.slug)
     next_update = now + timedelta(seconds=settings.ANCHORAGE_CRL_VALIDITY_SECONDS)
     der = crl.build_crl(
@@ -153,17 +150,19 @@ def _generate_locked(ca: CertificateAuthority, series: CrlSeries, *, delta: bool
         delta_url=None if delta else urls["crl_delta"],
         base_number=base_number if delta else None,
     )
+    del entries  # a million entries are 50 MB: not kept while the CRL is stored
     row = Crl.objects.create(
         ca=ca,
         number=number,
         delta=delta,
         base_number=base_number if delta else None,
-        der=der,
+        der=b"",  # written by crl_storage: the ORM's way costs seconds at a million entries
         sha256=hashlib.sha256(der).hexdigest(),
         entries=count,
         this_update=now,
         next_update=next_update,
     )
+    crl_storage.store(row, der)
     series.last_number = number
     if not delta:
         series.last_full_number, series.last_full_at = number, now
@@ -199,17 +198,6 @@ def _due(ca: CertificateAuthority, now: datetime) -> str | None:
     return None
 
 
-def _complete_entries(ca: CertificateAuthority, previous_at: datetime | None) -> Iterator[bytes]:
-    """Every revocation in force, but not those whose certificate had expired when the
-    previous complete CRL was issued: that CRL listed them once past expiry (§5.1.2.6: an
-    entry MUST NOT be removed before it appeared on one CRL after the certificate expired)."""
-    rows: QuerySet[Revocation] = Revocation.objects.filter(ca=ca, released_at__isnull=True)
-    if previous_at is not None:
-        rows = rows.filter(not_after__gte=previous_at)
-    for value in rows.values_list("entry", flat=True).iterator(chunk_size=_CHUNK):
-        yield bytes(value)
-
-
 def _delta_entries(ca: CertificateAuthority, since: datetime) -> tuple[list[bytes], int]:
     """Rows changed since the base was built: their entry now, or removeFromCRL for a
     released hold (§5.3.1: it appears only on delta CRLs)."""
@@ -222,15 +210,6 @@ def _delta_entries(ca: CertificateAuthority, since: datetime) -> tuple[list[byte
             entry = crl.encode_entry(int(serial, 16), revoked_at, "removeFromCRL", None)
         entries.append(bytes(entry))
     return entries, len(entries)
-
-
-def _chunks(entries: Iterator[bytes]) -> tuple[list[bytes], int]:
-    """Entries joined a chunk at a time: a million small objects never live at once."""
-    out, count = [], 0
-    while chunk := list(islice(entries, _CHUNK)):
-        out.append(b"".join(chunk))
-        count += len(chunk)
-    return out, count
 
 
 def _prune(ca: CertificateAuthority, *, delta: bool) -> None:

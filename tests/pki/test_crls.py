@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -19,7 +17,7 @@ from audit.models import AuditEvent
 from pki.crypto import certs, crl
 from pki.crypto.pkcs import pem
 from pki.models import CertificateAuthority, Crl, CrlSeries, IssuedCertificate, Revocation
-from pki.services import crls, revocation
+from pki.services import crl_storage, crls, revocation
 from pki.services.issuance import IssueRequest, issue
 from pki.tasks import crls as tasks
 from tests.pki.helpers import openssl_verify
@@ -262,51 +260,18 @@ def test_a_ca_made_by_a_ceremony_queues_its_first_crl(
     assert (root.pk,) in sent
 
 
-# --- the views ---------------------------------------------------------------------------------
-
-
-def test_the_first_request_publishes_and_the_answer_is_cacheable(pki, settings):
+def test_the_portable_storage_path_matches_postgresqls(pki, leaf, monkeypatch):
+    """crl_storage reads and writes through psycopg on PostgreSQL; elsewhere (SQLite) through
+    the ORM. Both give the same entries and the same stored CRL."""
     _, issuing = pki
-    client = Client()
-    response = client.get(f"/crl/{issuing.slug}.crl")
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/pkix-crl"
-    found = Crl.objects.get(ca=issuing, delta=False)
-    assert response.content == bytes(found.der)
-    assert response["ETag"] == f'"{found.sha256}"'
-    assert response["Last-Modified"] == found.this_update.strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert response["Expires"] == found.next_update.strftime("%a, %d %b %Y %H:%M:%S GMT")
-    cache = response["Cache-Control"]
-    assert cache.startswith("public, max-age=") and cache.endswith(", no-transform")
-    assert 0 < int(cache.split("max-age=")[1].split(",")[0]) <= settings.ANCHORAGE_CRL_DELTA_SECONDS
-
-    delta = client.get(f"/crl/{issuing.slug}.delta.crl")
-    assert delta.status_code == 200
-    assert crl.info(delta.content).base_number == found.number
-    assert Crl.objects.filter(ca=issuing).count() == 2  # no second publication
-
-
-def test_conditional_gets_answer_304_without_reading_the_crl(pki):
-    _, issuing = pki
-    client = Client()
-    first = client.get(f"/crl/{issuing.slug}.crl")
-    for headers in (
-        {"If-None-Match": first["ETag"]},
-        {"If-Modified-Since": first["Last-Modified"]},
-    ):
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(f"/crl/{issuing.slug}.crl", headers=headers)
-        assert response.status_code == 304
-        assert response["ETag"] == first["ETag"]
-        assert not response.content
-        assert not any('"der"' in q["sql"] for q in queries.captured_queries)
-    crls.generate(issuing, delta=False)
-    changed = client.get(f"/crl/{issuing.slug}.crl", HTTP_IF_NONE_MATCH=first["ETag"])
-    assert changed.status_code == 200 and changed["ETag"] != first["ETag"]
-
-
-def test_an_unknown_ca_is_a_404(db):
-    # Like /ca/<ca>.crt: Http404, answered by the project's handler404.
-    assert Client().get("/crl/nobody.crl").status_code == 404
-    assert Client().get("/crl/nobody.delta.crl").status_code == 404
-    assert Client().post("/crl/nobody.crl").status_code == 405
+    for cn in ("a.alpha.test", "b.alpha.test", "c.alpha.test"):
+        revoke(leaf(cn))
+    fast_entries, fast_count = crl_storage.complete_entries(issuing, None)
+    fast = crls.generate(issuing, delta=False)
+    monkeypatch.setattr(connection, "vendor", "portable")
+    entries, count = crl_storage.complete_entries(issuing, None)
+    assert count == fast_count == 3
+    assert sorted(b"".join(entries)) == sorted(b"".join(fast_entries))  # same bytes, any order
+    portable = crls.generate(issuing, delta=False)
+    assert crl_storage.load(Crl.objects.get(pk=portable.pk)) == bytes(portable.der)
+    assert crl.info(bytes(portable.der)).revoked == crl.info(bytes(fast.der)).revoked

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -126,7 +127,7 @@ def openssl_text(tmp_path: Path, der: bytes, issuer_der: bytes) -> str:
     return done.stdout
 
 
-KEYS = {
+KEYS: dict[str, Any] = {
     "p256": lambda: ec.generate_private_key(ec.SECP256R1()),
     "p384": lambda: ec.generate_private_key(ec.SECP384R1()),
     "rsa2048": lambda: rsa.generate_private_key(65537, 2048),
@@ -171,7 +172,7 @@ def test_a_complete_crl_parses_verifies_and_lists_its_entries(family, tmp_path):
     }
     assert found.this_update == NOW and found.next_update == NOW + timedelta(hours=3)
     parsed = x509.load_der_x509_crl(der)
-    assert parsed.is_signature_valid(x509.load_der_x509_certificate(issuer).public_key())
+    assert parsed.is_signature_valid(key.public_key())
 
 
 def test_a_delta_crl_carries_its_base_and_removals(tmp_path):
