@@ -1,5 +1,6 @@
 """The README's run command, for real: `bin/run` migrates, sets up the demo, serves /healthz
-with web + worker + beat on the embedded default, and stops all three on SIGTERM."""
+with web + worker + beat + the OCSP responder on the embedded default, and stops all four on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -63,14 +64,18 @@ def alive(pids: set[int]) -> set[int]:
 
 @pytest.mark.worker
 def test_run_command_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
+    port, ocsp_port = free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
     }
     # The embedded default: SQLite and the filesystem broker, in a data dir of its own.
-    env |= {"ANCHORAGE_DATA_DIR": str(tmp_path / "var"), "PORT": str(port)}
+    env |= {
+        "ANCHORAGE_DATA_DIR": str(tmp_path / "var"),
+        "PORT": str(port),
+        "OCSP_PORT": str(ocsp_port),
+    }
     log = (tmp_path / "run.log").open("w")
     proc = subprocess.Popen(
         ["bin/run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -85,8 +90,11 @@ def test_run_command_serves_healthz_and_stops_cleanly(tmp_path: Path) -> None:
         assert answer == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}, output
         assert "demo-" in output and "anc_" in output  # the demo logins were printed
         running = {Path(f"/proc/{p}/cmdline").read_bytes() for p in children_of(proc.pid)}
-        for program in (b"gunicorn", b"worker", b"beat"):
+        for program in (b"gunicorn", b"worker", b"beat", b"ocsp_responder"):
             assert any(program in cmd for cmd in running), (program, output)
+        ocsp_health = f"http://127.0.0.1:{ocsp_port}/healthz"
+        with urllib.request.urlopen(ocsp_health, timeout=5) as r:
+            assert r.read() == b"ok", output
 
         descendants = children_of(proc.pid)
         proc.send_signal(signal.SIGTERM)

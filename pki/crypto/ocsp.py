@@ -12,6 +12,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -52,9 +53,13 @@ class Request:
     nonce: bytes | None
 
 
+@lru_cache(maxsize=65536)
 def parse_request(der: bytes) -> Request:
     """The CertID and nonce of a DER OCSPRequest. One CertID only: RFC 5019 §2.1.1 lets a
-    client send one, and `cryptography` refuses requests with more (MalformedRequest)."""
+    client send one, and `cryptography` refuses requests with more (MalformedRequest).
+
+    Remembered: a client asks about its certificate with the same bytes again and again,
+    and a dictionary lookup is a tenth of a parse (errors are not remembered)."""
     try:
         request = ocsp.load_der_ocsp_request(der)
         algorithm = request.hash_algorithm.name

@@ -198,6 +198,9 @@ class HttpProtocol(asyncio.Protocol):
         self.buffer += data
         if not self.waiting:
             self._process()
+        elif len(self.buffer) > 4 * (MAX_HEAD + MAX_BODY) and self.transport is not None:
+            self.transport.close()  # pipelining far ahead of its answers
+            self.transport = None
 
     def _process(self) -> None:
         while self.transport is not None and not self.waiting:
@@ -308,7 +311,8 @@ async def serve(host: str, port: int, *, ready: Callable[[], None] | None = None
 
 def run_worker(host: str, port: int, ready: Callable[[], None] | None = None) -> None:
     try:
-        import uvloop  # optional: a faster event loop when installed
+        # Optional, not a dependency: measured no faster here (bench/RESULTS.md, "OCSP").
+        import uvloop
 
         uvloop.install()
     except ImportError:

@@ -91,9 +91,15 @@ def ensure_responder(ca: CertificateAuthority) -> OcspResponder:
         found = current.first()
         if found is None or not _fresh_enough(found, now):
             found = _new_responder(ca, now)
-    with _lock:
-        _current[ca.pk] = found
+    # Remembered once it is committed: a rolled-back issuance takes its new responder along.
+    responder = found
+    transaction.on_commit(lambda: _remember(ca.pk, responder))
     return found
+
+
+def _remember(ca_id: int, responder: OcspResponder) -> None:
+    with _lock:
+        _current[ca_id] = responder
 
 
 def _new_responder(ca: CertificateAuthority, now: datetime) -> OcspResponder:
