@@ -60,15 +60,19 @@ def openssl_crl_text(tmp_path: Path, der: bytes) -> str:
     return done.stdout
 
 
-def verify_with_crl(tmp_path: Path, root, issuing, cert_der: bytes, crl_der: bytes):
-    crl_pem = tmp_path / f"crl-{crl.info(crl_der).number}.pem"
-    crl_pem.write_text(pem("X509 CRL", crl_der))
+def verify_with_crl(
+    tmp_path: Path, root, issuing, cert_der: bytes, *crl_ders: bytes, deltas: bool = False
+):
+    """`openssl verify -crl_check` of a leaf with the given CRLs (-use_deltas with `deltas`)."""
+    crl_pem = tmp_path / f"crl-{'-'.join(str(crl.info(d).number) for d in crl_ders)}.pem"
+    crl_pem.write_text("".join(pem("X509 CRL", d) for d in crl_ders))
+    flags = ("-crl_check", "-CRLfile", str(crl_pem), *(("-use_deltas",) if deltas else ()))
     return openssl_verify(
         tmp_path,
         trusted=[bytes(root.certificate)],
         untrusted=[bytes(issuing.certificate)],
         target=cert_der,
-        extra=("-crl_check", "-CRLfile", str(crl_pem)),
+        extra=flags,
     )
 
 
