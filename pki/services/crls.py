@@ -69,16 +69,22 @@ def generate(ca: CertificateAuthority, *, delta: bool) -> Crl:
 
 
 def publish(ca_id: int, *, delta: bool = False) -> list[Crl]:
-    """What the task runs: a delta, or a complete CRL and the delta on it (a delta is only
-    usable with a base no newer than itself, §5.2.4, so a new complete needs a new delta).
+    """What the task runs: a delta, or a complete CRL and the delta on it (a delta applies
+    only to complete CRLs numbered below it, §5.2.4, so a new complete needs a new delta).
     Clears the pending flag first, in its own commit: a revocation that saw it set committed
     before this, so the read below, after the lock, sees it."""
-    CrlSeries.objects.filter(ca_id=ca_id).update(pending_since=None)
+    series = CrlSeries.objects.filter(ca_id=ca_id)
+    series.update(pending_since=None)
     ca = CertificateAuthority.objects.select_related("domain").get(pk=ca_id)
     if not publishes(ca):
         return []
-    made = [] if delta else [generate(ca, delta=False)]
-    return [*made, generate(ca, delta=True)]
+    try:
+        made = [] if delta else [generate(ca, delta=False)]
+        return [*made, generate(ca, delta=True)]
+    except Exception:
+        # Pending since long ago reads as a lost request: beat's next round publishes.
+        series.filter(pending_since__isnull=True).update(pending_since=certs.now() - _STALE)
+        raise
 
 
 def publish_first(ca: CertificateAuthority) -> None:
@@ -190,7 +196,7 @@ def _due(ca: CertificateAuthority, now: datetime) -> str | None:
     series = CrlSeries.objects.filter(ca=ca).first()
     if series is None or series.last_full_at is None or series.last_full_at + interval <= now:
         return "complete"
-    if series.pending_since is not None and series.pending_since < now - _STALE:
+    if series.pending_since is not None and series.pending_since <= now - _STALE:
         return "complete"  # the queued generation was lost
     last = Crl.objects.filter(ca=ca).order_by("-number").values_list("this_update").first()
     if last is None or last[0] + period <= now:

@@ -250,6 +250,16 @@ def test_the_beat_round_publishes_what_is_due(pki, settings):
     assert crls.publish_due(now + timedelta(seconds=1)) == {issuing.slug: "complete"}
 
 
+def test_a_failed_generation_is_published_by_the_next_beat_round(pki, monkeypatch):
+    _, issuing = pki
+    crls.publish_due()
+    monkeypatch.setattr(crl, "build_crl", lambda **kw: (_ for _ in ()).throw(OSError("HSM")))
+    with pytest.raises(OSError):
+        tasks.generate_crl(issuing.pk)
+    monkeypatch.undo()
+    assert crls.publish_due() == {issuing.slug: "complete"}
+
+
 def test_a_ca_made_by_a_ceremony_queues_its_first_crl(
     pki, people, monkeypatch, django_capture_on_commit_callbacks
 ):
