@@ -101,14 +101,15 @@ def schedule(ca: CertificateAuthority) -> None:
     """Ask for new CRLs once the caller's transaction (a revocation) commits: debounced, so
     a burst of revocations gives one generation ANCHORAGE_CRL_DEBOUNCE_SECONDS later."""
     ca_id = ca.pk
-    transaction.on_commit(lambda: _request(ca_id))
+    # robust: the revocation has committed; a failure here is logged and beat catches up.
+    transaction.on_commit(lambda: _request(ca_id), robust=True)
 
 
 def on_created(ca: CertificateAuthority) -> None:
     """A new CA publishes its first CRLs as soon as it is committed."""
     if publishes(ca):
         ca_id = ca.pk
-        transaction.on_commit(lambda: _enqueue(ca_id, countdown=0))
+        transaction.on_commit(lambda: _enqueue(ca_id, countdown=0), robust=True)
 
 
 def publish_due(now: datetime | None = None) -> dict[str, str]:
