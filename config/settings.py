@@ -276,8 +276,6 @@ CELERY_BEAT_SCHEDULE["ocsp-refresh-responses"] = {
     "schedule": float(env_int("ANCHORAGE_OCSP_REFRESH_EVERY_SECONDS", 300)),
 }
 
-# --- logging ------------------------------------------------------------------------------
-LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")
 # --- CRLs (RFC 5280 §5; pki.services.crls) --------------------------------------------------
 # A complete CRL every interval, a delta CRL every delta period, and both again this many
 # seconds after revocations (debounced). nextUpdate lies well after the next planned CRL.
@@ -292,6 +290,8 @@ CELERY_BEAT_SCHEDULE["crl-publish-due"] = {
     "schedule": float(min(60, ANCHORAGE_CRL_DELTA_SECONDS)),
 }
 
+# --- logging ------------------------------------------------------------------------------
+LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
