@@ -15,6 +15,7 @@ from pki.services import revocation
 from pki.services.issuance import IssueRequest, issue
 from pki.tasks.crls import generate_crl
 from tests import worker as celery_worker
+from tests.pki.test_crls import as_openssl
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -49,5 +50,5 @@ def test_the_worker_publishes_a_crl_listing_the_revoked_serial(
         capture_output=True,
         text=True,
     ).stdout
-    assert f"Serial Number: {cert.serial}" in text
+    assert f"Serial Number: {as_openssl(cert.serial)}" in text
     assert "Key Compromise" in text
