@@ -227,3 +227,8 @@ def import_secret(key: Any, cn: str = "Imported Root") -> dict[str, str]:
         ).decode(),
         "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
     }
+
+
+def as_openssl(serial: str) -> str:
+    """A serial as openssl prints it: whole octets."""
+    return serial.rjust(len(serial) + len(serial) % 2, "0")

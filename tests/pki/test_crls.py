@@ -20,7 +20,7 @@ from pki.models import CertificateAuthority, Crl, CrlSeries, IssuedCertificate, 
 from pki.services import crl_storage, crls, revocation
 from pki.services.issuance import IssueRequest, issue
 from pki.tasks import crls as tasks
-from tests.pki.helpers import openssl_verify
+from tests.pki.helpers import as_openssl, openssl_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +41,6 @@ def leaf(pki, domain, make_user, make_csr):
 
 def revoke(cert: IssuedCertificate, reason: str = "keyCompromise") -> Revocation:
     return revocation.revoke(cert, reason).revocation
-
-
-def as_openssl(serial: str) -> str:
-    """A serial as openssl prints it: whole octets."""
-    return serial.rjust(len(serial) + len(serial) % 2, "0")
 
 
 def openssl_crl_text(tmp_path: Path, der: bytes) -> str:

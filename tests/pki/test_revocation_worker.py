@@ -15,7 +15,7 @@ from pki.services import revocation
 from pki.services.issuance import IssueRequest, issue
 from pki.tasks.crls import generate_crl
 from tests import worker as celery_worker
-from tests.pki.test_crls import as_openssl
+from tests.pki.helpers import as_openssl
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
