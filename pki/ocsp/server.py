@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import threading
 import time
@@ -42,6 +43,9 @@ REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not All
 REASONS |= {413: "Payload Too Large", 503: "Service Unavailable"}
 
 Key = tuple[int, str]
+_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,9})[ \t]*(?:\r\n|$)", re.I)
+_CONNECTION = re.compile(rb"\r\nconnection:([^\r\n]*)", re.I)
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:", re.I)
 
 
 class ResponseCache:
@@ -121,19 +125,48 @@ class Responder:
         self.poller = ThreadPoolExecutor(1, thread_name_prefix="ocsp-poll")
         self.max_pending = max_pending
         self.pending = 0
+        # (slug, request) → (cache key, response, its nextUpdate, HTTP head, body)
+        self.replays: dict[tuple[str, bytes], tuple[Key, Stored, float, bytes, bytes]] = {}
 
-    def fast(self, slug: str, der: bytes, method: str) -> Answer | None:
+    def fast(
+        self, slug: str, der: bytes, method: str, keep_alive: bool = True
+    ) -> bytes | Answer | None:
+        """On the event loop: the rendered answer (keep-alive) of a POST seen before whose
+        response has not changed since (bytes), else the core's answer from the cache
+        (Answer), else None (Miss: the pool must ask the database)."""
+        replay = self.replays.get((slug, der)) if method == "POST" and keep_alive else None
+        if replay is not None:
+            key, stored, expires, head, body = replay
+            found = self.cache.items.get(key)
+            if found is not None and found[0] is stored and expires > time.time():
+                return head + _date_header() + b"\r\n\r\n" + body
+        seen: list[tuple[Key, Stored]] = []
+
+        def lookup(ca_id: int, serial: str) -> Stored | None:
+            stored = self.cache.get(ca_id, serial)
+            if stored is not None:
+                seen.append(((ca_id, serial), stored))
+            return stored
+
         try:
-            return ocsp_respond.respond(
+            answer = ocsp_respond.respond(
                 slug,
                 der,
                 method=method,
                 issuers=ocsp_respond.issuer_cached,
-                lookup=self.cache.get,
+                lookup=lookup,
                 signing=False,
             )
         except Miss:
             return None
+        if method == "POST" and seen and answer.body in (seen[0][1].sha1, seen[0][1].sha256):
+            # The pre-signed response itself: replayed until the poll replaces it.
+            if len(self.replays) >= self.cache.size:
+                del self.replays[next(iter(self.replays))]
+            head = render(answer, True, head_only=True).rsplit(b"Date: ", 1)[0] + b"Date: "
+            expires = seen[0][1].next_update.timestamp()
+            self.replays[(slug, der)] = (seen[0][0], seen[0][1], expires, head, answer.body)
+        return answer
 
     def slow(self, slug: str, der: bytes, method: str) -> Answer:
         """In a pool thread: the same core with the database behind the cache."""
@@ -209,30 +242,26 @@ class HttpProtocol(asyncio.Protocol):
                 if len(self.buffer) > MAX_HEAD:
                     self._finish(_plain(400, "request head too large"), False)
                 return
-            head = bytes(self.buffer[:end]).decode("latin-1")
-            lines = head.split("\r\n")
-            parts = lines[0].split(" ")
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            try:
-                length = int(headers.get("content-length", "0"))
-            except ValueError:
-                length = -1
-            if len(parts) != 3 or not 0 <= length <= MAX_BODY:
-                self._finish(_plain(400 if length <= MAX_BODY else 413, "bad request"), False)
+            # Only what routing needs, read with regular expressions over the bytes: a
+            # header dictionary per request was a third of the server's time.
+            head = bytes(self.buffer[:end])
+            first = head.split(b"\r\n", 1)[0].split(b" ")
+            found = _LENGTH.search(head)
+            length = int(found.group(1)) if found else 0
+            if len(first) != 3 or length > MAX_BODY or _CHUNKED.search(head):
+                # No chunked bodies: an OCSP request has a length (and no request smuggling).
+                self._finish(_plain(413 if length > MAX_BODY else 400, "bad request"), False)
                 return
             if len(self.buffer) < end + 4 + length:
                 return
             body = bytes(self.buffer[end + 4 : end + 4 + length])
             del self.buffer[: end + 4 + length]
-            method, target, version = parts
-            connection = headers.get("connection", "").lower()
-            keep_alive = connection != "close" and (
-                version == "HTTP/1.1" or connection == "keep-alive"
+            found = _CONNECTION.search(head)
+            connection = found.group(1).strip().lower() if found else b""
+            keep_alive = connection != b"close" and (
+                first[2] == b"HTTP/1.1" or connection == b"keep-alive"
             )
-            self._handle(method, target, body, keep_alive)
+            self._handle(first[0].decode("latin-1"), first[1].decode("latin-1"), body, keep_alive)
 
     def _handle(self, method: str, target: str, body: bytes, keep_alive: bool) -> None:
         path = target.split("?", 1)[0]
@@ -251,7 +280,11 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self._finish(Answer(405, b"", {"Allow": "GET, POST"}), keep_alive)
             return
-        answer = self.responder.fast(slug, der, kind)
+        answer = self.responder.fast(slug, der, kind, keep_alive)
+        if isinstance(answer, bytes):
+            if self.transport is not None:
+                self.transport.write(answer)
+            return
         if answer is not None:
             self._finish(answer, keep_alive, method == "HEAD")
             return

@@ -178,6 +178,27 @@ def test_get_keep_alive_and_errors(responder, setup):
     assert status == 400 and response_status(body) == "MALFORMED_REQUEST"
 
 
+def test_keep_alive_replays_until_the_response_changes(responder, setup):
+    """A keep-alive POST seen before is answered from its rendered bytes; the poll that
+    brings a revocation in ends that."""
+    leaf: Leaf = setup["leaf"]
+    der = ocsp_request(bytes(leaf.cert.der), bytes(setup["issuing"].certificate))
+    port = int(responder.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    path = f"/ocsp/{leaf.cert.ca.slug}/"
+
+    def status() -> str:
+        conn.request("POST", path, body=der, headers={"Content-Type": "application/ocsp-request"})
+        answer = conn.getresponse()
+        assert answer.status == 200 and answer.getheader("Date")
+        return _cert_status(answer.read())
+
+    assert [status() for _ in range(3)] == ["OCSPCertStatus.GOOD"] * 3
+    revoke(leaf.cert, Reason.CESSATION_OF_OPERATION, actor=setup["operator"])
+    assert wait_for(lambda: status() == "OCSPCertStatus.REVOKED", 15)
+    conn.close()
+
+
 def test_full_pool_answers_try_later(setup):
     leaf: Leaf = setup["leaf"]
     process, url = start_responder(workers=1, ANCHORAGE_OCSP_MAX_PENDING="0")
