@@ -3,12 +3,12 @@ that answers /ocsp/<ca>/ apart from the web workers, so a flood of OCSP cannot s
 API (`manage.py ocsp_responder --bind 127.0.0.1:8001 --workers 2`).
 
 Each worker process keeps the pre-signed responses it served in memory, keyed by CertID
-(CA, serial), and polls OcspResponse.updated_at every second, so a revocation is answered
-within about a second of its commit. The event loop never touches the database: a request
-the cache cannot answer (first sight of a serial, a nonce to echo, an unknown serial) goes
-to a small thread pool, at most ANCHORAGE_OCSP_MAX_PENDING at once; past that the answer is
-tryLater (503 with Retry-After). Answers come from pki.services.ocsp_respond.respond, the
-core the Django view uses too.
+(CA, serial; pki.ocsp.cache), and polls OcspResponse.updated_at every second, so a
+revocation is answered within about a second of its commit. The event loop never touches
+the database: a request the cache cannot answer (first sight of a serial, a nonce to echo,
+an unknown serial) goes to a small thread pool, at most ANCHORAGE_OCSP_MAX_PENDING at once;
+past that the answer is tryLater (503 with Retry-After). Answers come from
+pki.services.ocsp_respond.respond, the core the Django view uses too.
 """
 
 from __future__ import annotations
@@ -17,17 +17,15 @@ import asyncio
 import logging
 import re
 import signal
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
 from email.utils import formatdate
 
 from django.conf import settings
 from django.db import close_old_connections
 
-from pki.models import CertificateAuthority, OcspResponse
+from pki.ocsp.cache import Key, ResponseCache
 from pki.services import ocsp_respond
 from pki.services.ocsp_respond import Answer, Miss, Stored
 
@@ -36,84 +34,12 @@ logger = logging.getLogger(__name__)
 MAX_HEAD = 8192
 MAX_BODY = 64 * 1024
 POLL_SECONDS = 1.0
-# Rows committed late (a revoke transaction that took a while) still carry an updated_at
-# from before they became visible: each poll looks back this far.
-POLL_OVERLAP = timedelta(seconds=10)
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 REASONS |= {413: "Payload Too Large", 503: "Service Unavailable"}
 
-Key = tuple[int, str]
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,9})[ \t]*(?:\r\n|$)", re.I)
 _CONNECTION = re.compile(rb"\r\nconnection:([^\r\n]*)", re.I)
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:", re.I)
-
-
-class ResponseCache:
-    """(CA id, serial) → (response, its updated_at); bounded, oldest dropped first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: dict[Key, tuple[Stored, datetime]] = {}
-        self.since: datetime | None = None
-        self.lock = threading.Lock()
-
-    def get(self, ca_id: int, serial: str) -> Stored | None:
-        found = self.items.get((ca_id, serial))
-        if found is None:
-            raise Miss(serial)
-        return found[0]
-
-    def put(self, key: Key, stored: Stored, updated_at: datetime) -> None:
-        with self.lock:
-            self.items[key] = (stored, updated_at)
-            while len(self.items) > self.size:
-                del self.items[next(iter(self.items))]
-
-    def fetch(self, ca_id: int, serial: str) -> Stored | None:
-        """From the database (a pool thread), remembered for the event loop."""
-        fields = ("updated_at", *ocsp_respond.STORED_FIELDS)
-        row = OcspResponse.objects.filter(ca_id=ca_id, serial=serial).values_list(*fields)
-        found = row.first()
-        if found is None:
-            return None
-        stored = ocsp_respond.stored_of(found[1:])
-        self.put((ca_id, serial), stored, found[0])
-        return stored
-
-    def load(self, rows: int) -> None:
-        """The most recently signed responses, before the first request."""
-        self.since = self._db_now()
-        fields = ("ca_id", "serial", "updated_at", *ocsp_respond.STORED_FIELDS)
-        query = OcspResponse.objects.filter(next_update__gt=self.since).order_by("-updated_at")
-        for ca_id, serial, updated_at, *rest in query.values_list(*fields)[:rows].iterator():
-            self.put((ca_id, serial), ocsp_respond.stored_of(tuple(rest)), updated_at)
-        for slug in CertificateAuthority.objects.values_list("slug", flat=True):
-            ocsp_respond.issuer_from_db(slug)
-
-    def poll(self) -> int:
-        """Replace the responses re-signed since the last poll; returns how many."""
-        if self.since is None:
-            self.since = self._db_now()
-        changed = OcspResponse.objects.filter(updated_at__gte=self.since - POLL_OVERLAP)
-        stale: list[str] = []
-        newest = self.since
-        for ca_id, serial, updated_at in changed.values_list("ca_id", "serial", "updated_at"):
-            newest = max(newest, updated_at)
-            found = self.items.get((ca_id, serial))
-            if found is not None and found[1] < updated_at:
-                stale.append(serial)
-        for start in range(0, len(stale), 500):
-            fields = ("ca_id", "serial", "updated_at", *ocsp_respond.STORED_FIELDS)
-            rows = OcspResponse.objects.filter(serial__in=stale[start : start + 500])
-            for ca_id, serial, updated_at, *rest in rows.values_list(*fields):
-                if (ca_id, serial) in self.items:
-                    self.put((ca_id, serial), ocsp_respond.stored_of(tuple(rest)), updated_at)
-        self.since = newest
-        return len(stale)
-
-    @staticmethod
-    def _db_now() -> datetime:
-        return datetime.now().astimezone()
 
 
 class Responder:
