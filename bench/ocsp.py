@@ -272,6 +272,11 @@ def report(
             f"{r['other'] + r['socket_errors']:>8} {cpu['web'] + cpu['postgres']:>10.2f} "
             f"{cpu['bench']:>8.2f} {r['others']:>7.2f}"
         )
+    speed = subprocess.run(
+        ["openssl", "speed", "-seconds", "1", "ecdsap256"], capture_output=True, text=True
+    ).stdout.strip()
+    sign = speed.splitlines()[-1].split()[-2] if speed else "?"
+    print(f"machine: openssl speed ecdsap256 {sign} sign/s on one core (its speed varies)")
     lean = rows[0][1]["rate"]
     openssl = rows[-1][1]["rate"]
     print(
