@@ -263,3 +263,20 @@ def test_refresh_task_resigns_due_responses(setup):
     assert fresh.next_update > certs.now() + timedelta(hours=23)
     assert bytes(fresh.sha1) != bytes(row.sha1)
     assert ocsp_tasks.refresh_responses() == 0
+
+
+def test_upstream_ca_is_not_ours_to_answer(setup):
+    """An upstream CA (AWS Private CA) answers OCSP itself: nothing is signed for it here and
+    its URL answers unauthorized."""
+    from pki.models import CertificateAuthority
+
+    leaf: Leaf = setup["leaf"]
+    ca = leaf.cert.ca
+    CertificateAuthority.objects.filter(pk=ca.pk).update(kind=CertificateAuthority.Kind.UPSTREAM)
+    ca.refresh_from_db()
+    leaf.cert.refresh_from_db()
+    OcspResponse.objects.filter(ca=ca).delete()
+    ocsp_service.presign(ca, [leaf.cert])
+    assert not OcspResponse.objects.filter(ca=ca).exists()
+    answer = ocsp_respond.respond(ca.slug, _request(leaf, setup), method="POST")
+    assert answer.status_code == 200 and response_status(answer.body) == "UNAUTHORIZED"
