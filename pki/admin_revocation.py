@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audit.admin_mixins import ReadOnlyAdmin
-from pki.models import Crl, OcspResponder, OcspResponse, Revocation
+from pki.models import Crl, CrlSeries, OcspResponder, OcspResponse, Revocation
 
 
 @admin.register(Revocation)
@@ -47,6 +47,21 @@ class CrlAdmin(ReadOnlyAdmin):
         "this_update",
         "next_update",
         "created_at",
+    )
+
+
+@admin.register(CrlSeries)
+class CrlSeriesAdmin(ReadOnlyAdmin):
+    """Each CA's CRL number and when its last complete CRL was built."""
+
+    list_display = ["ca", "last_number", "last_full_number", "last_full_at", "pending_since"]
+    list_select_related = ["ca"]
+    fields = readonly_fields = (
+        "ca",
+        "last_number",
+        "last_full_number",
+        "last_full_at",
+        "pending_since",
     )
 
 

@@ -45,7 +45,7 @@ def test_an_admin_revokes_and_releases_a_hold(cert, make_user) -> None:
     assert cert.status == "valid"
     act(client, "revoke_keyCompromise", cert)
     assert Revocation.objects.get(certificate=cert).reason == "keyCompromise"
-    for model in ("revocation", "crl", "ocspresponder", "ocspresponse"):
+    for model in ("revocation", "crl", "crlseries", "ocspresponder", "ocspresponse"):
         assert client.get(f"/admin/pki/{model}/").status_code == 200
         assert client.post(f"/admin/pki/{model}/add/", {}).status_code == 403
 
