@@ -60,3 +60,14 @@ def test_an_unknown_ca_is_a_404(db):
     assert Client().get("/crl/nobody.crl").status_code == 404
     assert Client().get("/crl/nobody.delta.crl").status_code == 404
     assert Client().post("/crl/nobody.crl").status_code == 405
+
+
+def test_head_answers_the_headers_without_the_body_and_post_is_refused(pki):
+    _, issuing = pki
+    client = Client()
+    full = client.get(f"/crl/{issuing.slug}.crl")
+    head = client.head(f"/crl/{issuing.slug}.crl")
+    assert head.status_code == 200
+    assert head["ETag"] == full["ETag"]
+    assert head.content == b""
+    assert client.post(f"/crl/{issuing.slug}.crl").status_code == 405
