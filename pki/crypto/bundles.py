@@ -1,0 +1,257 @@
+"""CA bundles for truststores: read a PEM bundle, a PKCS#7 certs-only or one DER certificate,
+refuse anything carrying a private key, and report each certificate's facts once.
+
+Each certificate is parsed exactly once; the facts keep the parsed object so that chain
+building (truststores.validation) can check a signature without parsing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+
+from pki.crypto.pkcs import ContainerError, is_private_key_label, split_pem
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_CERTIFICATES = 5000
+
+# PFX (RFC 7292 §4): SEQUENCE { version INTEGER 3, authSafe ContentInfo { id-data ... } }
+_PFX_VERSION = b"\x02\x01\x03"
+_ID_DATA = bytes.fromhex("06092a864886f70d010701")
+_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+_PKCS7_LABELS = {"PKCS7", "CMS"}
+
+
+class BundleRefused(ValueError):
+    """The input is not a usable CA bundle; `reason` says why, for a 400 answer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CertFacts:
+    der: bytes
+    subject: str  # RFC 4514
+    issuer: str
+    fingerprint_sha256: str
+    is_ca: bool  # basicConstraints present with cA TRUE (RFC 5280 §4.2.1.9)
+    not_before: datetime
+    not_after: datetime
+    key_algorithm: str  # rsa | ec | ed25519 | ed448 | dsa | unknown
+    key_size: int
+    curve: str | None  # "P-256", "P-384", ... for EC keys
+    signature_algorithm: str  # e.g. sha256WithRSAEncryption
+    signature_hash: str | None  # sha256, sha1, ...; None for Ed25519 or unknown
+    self_issued: bool  # subject == issuer (RFC 5280 §6.1: "self-issued")
+    self_signed: bool  # self-issued and verified by its own key
+    ski: str | None
+    aki: str | None
+    cert: x509.Certificate = field(repr=False, compare=False)
+
+
+def read_bundle(data: bytes) -> list[bytes]:
+    """The DER certificates of a PEM bundle, PKCS#7 certs-only (DER or PEM) or DER certificate."""
+    return [c.public_bytes(serialization.Encoding.DER) for c in _read(data)]
+
+
+def inspect(data: bytes) -> list[CertFacts]:
+    """read_bundle, then the facts of each certificate, in bundle order."""
+    return [facts(c) for c in _read(data)]
+
+
+def signed_by(cert: CertFacts, issuer: CertFacts) -> bool:
+    """Whether `issuer`'s key made `cert`'s signature. The names are the caller's business:
+    chain building looks candidates up by issuer DN first."""
+    return _verifies(cert.cert, issuer.cert)
+
+
+def _verifies(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (InvalidSignature, TypeError):
+        return False
+    except (ValueError, UnsupportedAlgorithm):
+        pass
+    # cryptography no longer verifies SHA-1 certificate signatures, but policy needs to know
+    # whether a SHA-1 link is genuine (then fails it for its hash) and whether a SHA-1 root is
+    # really self-signed (then only warns), so verify PKCS#1 v1.5 / ECDSA by hand.
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        digest = cert.signature_hash_algorithm
+        key = issuer.public_key()
+        if digest is None:
+            return False
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), digest)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(digest))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def facts(cert: x509.Certificate) -> CertFacts:
+    der = cert.public_bytes(serialization.Encoding.DER)
+    algorithm, size, curve = _key(cert)
+    try:
+        hash_alg = cert.signature_hash_algorithm
+        sig_hash = hash_alg.name if hash_alg is not None else None
+    except UnsupportedAlgorithm:
+        sig_hash = None
+    oid = cert.signature_algorithm_oid
+    sig_name = getattr(oid, "_name", None) or oid.dotted_string
+    self_issued = cert.subject == cert.issuer
+    self_signed = self_issued and _verifies(cert, cert)
+    return CertFacts(
+        der=der,
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+        is_ca=_is_ca(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        key_algorithm=algorithm,
+        key_size=size,
+        curve=curve,
+        signature_algorithm=sig_name if sig_name != "Unknown OID" else oid.dotted_string,
+        signature_hash=sig_hash,
+        self_issued=self_issued,
+        self_signed=self_signed,
+        ski=_ext_hex(cert, x509.SubjectKeyIdentifier),
+        aki=_ext_hex(cert, x509.AuthorityKeyIdentifier),
+        cert=cert,
+    )
+
+
+def _read(data: bytes) -> list[x509.Certificate]:
+    if len(data) > MAX_BYTES:
+        raise BundleRefused(f"the bundle is larger than {MAX_BYTES // (1024 * 1024)} MB")
+    if not data.strip():
+        raise BundleRefused("the bundle is empty")
+    certs = _read_pem(data) if b"-----BEGIN" in data else _read_der(data)
+    if not certs:
+        raise BundleRefused("the bundle holds no certificate")
+    if len(certs) > MAX_CERTIFICATES:
+        raise BundleRefused(f"the bundle holds more than {MAX_CERTIFICATES} certificates")
+    return certs
+
+
+def _read_pem(data: bytes) -> list[x509.Certificate]:
+    labels = [m.decode("ascii", "replace") for m in _BEGIN.findall(data)]
+    # Checked before any parsing, and on the raw labels: a key block cut short still counts.
+    if b"PRIVATE KEY" in data or any(is_private_key_label(x) for x in labels):
+        raise BundleRefused("the bundle contains a private key; it is refused outright")
+    if labels.count("CERTIFICATE") > MAX_CERTIFICATES:
+        raise BundleRefused(f"the bundle holds more than {MAX_CERTIFICATES} certificates")
+    try:
+        blocks = split_pem(data)
+    except ContainerError as exc:
+        raise BundleRefused(f"{exc} (truncated or corrupted)") from None
+    if len(blocks) != len(labels):
+        raise BundleRefused("a PEM block has a BEGIN line but no matching END line (truncated)")
+    certs: list[x509.Certificate] = []
+    for n, block in enumerate(blocks, 1):
+        if block.label == "CERTIFICATE":
+            try:
+                certs.append(x509.load_der_x509_certificate(block.der))
+            except ValueError:
+                raise BundleRefused(f"PEM block {n} (CERTIFICATE) is not a certificate") from None
+        elif block.label in _PKCS7_LABELS:
+            certs.extend(_pkcs7(block.der))
+        else:
+            raise BundleRefused(f"PEM block {n} is a {block.label}, not a CERTIFICATE")
+    return certs
+
+
+def _read_der(data: bytes) -> list[x509.Certificate]:
+    if data[:1] != b"\x30":  # every DER form we accept is a SEQUENCE
+        raise BundleRefused("not a PEM bundle, a PKCS#7 certs-only or a DER certificate")
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        pass
+    if _looks_like_key(data):
+        raise BundleRefused("the data is a private key or a PKCS#12 file; it is refused outright")
+    try:
+        return _pkcs7(data)
+    except BundleRefused:
+        raise BundleRefused("not a PEM bundle, a PKCS#7 certs-only or a DER certificate") from None
+
+
+def _pkcs7(der: bytes) -> list[x509.Certificate]:
+    try:
+        return pkcs7.load_der_pkcs7_certificates(der)
+    except (ValueError, UnsupportedAlgorithm):
+        raise BundleRefused("a PKCS#7 structure that is not a certs-only bag") from None
+
+
+def _looks_like_key(data: bytes) -> bool:
+    if _PFX_VERSION in data[:8] and _ID_DATA in data[:40]:
+        return True
+    try:
+        serialization.load_der_private_key(data, None)
+    except TypeError:  # encrypted PKCS#8: a key all the same
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        pass
+    else:
+        return True
+    try:
+        pkcs12.load_key_and_certificates(data, None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return bc.ca
+
+
+def _ext_hex(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> str | None:
+    try:
+        value = cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    raw = value.digest if isinstance(value, x509.SubjectKeyIdentifier) else None
+    if isinstance(value, x509.AuthorityKeyIdentifier):
+        raw = value.key_identifier
+    return raw.hex() if raw else None
+
+
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int, str | None]:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "unknown", 0, None
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", key.key_size, None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ec", key.curve.key_size, _CURVES.get(key.curve.name, key.curve.name)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "ed25519", 256, None
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "ed448", 456, None
+    if isinstance(key, dsa.DSAPublicKey):
+        return "dsa", key.key_size, None
+    return "unknown", 0, None
