@@ -1,1 +1,63 @@
-"""Truststore requests, bundles and deployments arrive with the truststores issue."""
+"""Truststore requests: a CA bundle for one of a domain's three truststores, decided through
+the approval engine. The deployed bundle of a type is the latest request of that type in
+state Ready (truststores.services.deployed)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class TruststoreType(models.TextChoices):
+    MTLS = "mtls"
+    EST = "est"
+    PROVISIONING = "provisioning"
+
+
+class TruststoreRequest(models.Model):
+    # The spelling the API and DESIGN.md use.
+    class State(models.TextChoices):
+        PENDING = "Pending"
+        APPROVED = "Approved"
+        READY = "Ready"
+        REJECTED = "Rejected"
+        CANCELLED = "Cancelled"
+
+    domain = models.ForeignKey("pki.Domain", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    truststore_type = models.CharField(max_length=12, choices=TruststoreType.choices)
+    # PEM as submitted (PKCS#7 / DER converted to PEM); emptied on rejection.
+    bundle = models.TextField(blank=True)
+    certificate_count = models.PositiveIntegerField(default=0)
+    validation_result = models.JSONField(default=dict)
+    # Against the deployed bundle of the type at submit time.
+    comparison = models.JSONField(default=dict)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    approval = models.OneToOneField(
+        "approvals.ApprovalRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="truststore_request",
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["domain", "truststore_type", "state", "-ready_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.truststore_type} truststore request #{self.pk} ({self.state})"
+
+    @property
+    def verdict(self) -> str:
+        return str(self.validation_result.get("verdict", ""))
