@@ -248,8 +248,18 @@ def test_truncated_base64_and_a_missing_end_line_are_refused():
     cut = "\n".join([*body[:3], body[3][:-3], *body[-1:]]) + "\n"  # base64 loses 3 characters
     with pytest.raises(BundleRefused, match=r"base64|not a certificate"):
         validate(cut.encode())
-    with pytest.raises(BundleRefused, match="no matching END"):
+    with pytest.raises(BundleRefused, match="BEGIN line without its END"):
         validate("\n".join(body[:-1]).encode())
+
+
+def test_begin_lines_without_end_are_refused_in_linear_time():
+    import time
+
+    data = (b"-----BEGIN CERTIFICATE-----\n" + b"A" * 1000 + b"\n") * 4500
+    t = time.perf_counter()
+    with pytest.raises(BundleRefused, match="BEGIN line without its END"):
+        validate(data)
+    assert time.perf_counter() - t < 1.0
 
 
 def test_a_certificate_that_does_not_parse_is_refused():
