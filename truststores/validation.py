@@ -170,7 +170,8 @@ def _chains(certs: list[CertFacts], unique: list[int], per_cert: list[list[dict]
         c = certs[i]
         if not c.is_ca or c.self_signed:
             continue
-        cands = [j for j in by_subject.get(c.issuer, []) if j != i]
+        # Only a CA can be an issuer (RFC 5280 §6.1.4(k)); a leaf of that name is no link.
+        cands = [j for j in by_subject.get(c.issuer, []) if j != i and certs[j].is_ca]
         cands.sort(key=lambda j: certs[j].ski != c.aki if c.aki else False)
         found = next((j for j in cands if signed_by(c, certs[j])), None)
         if found is not None:
@@ -181,26 +182,31 @@ def _chains(certs: list[CertFacts], unique: list[int], per_cert: list[list[dict]
             msg = f"the signature does not verify under {c.issuer} (certificate {cands})"
             per_cert[i].append(_finding("fail", "bad_signature", msg))
             out.append(_finding("fail", "bad_signature", f"{c.subject}: {msg}", [i, *cands]))
+        elif c.self_issued:
+            msg = "self-issued, but its own key does not verify its signature"
+            per_cert[i].append(_finding("fail", "bad_signature", msg))
+            out.append(_finding("fail", "bad_signature", f"{c.subject}: {msg}", [i]))
         else:
             msg = f"incomplete chain: issuer {c.issuer} is not in the bundle"
             per_cert[i].append(_finding("fail", "incomplete_chain", msg))
             out.append(_finding("fail", "incomplete_chain", f"{c.subject}: {msg}", [i]))
 
     is_parent = set(parent.values())
+    rings: set[frozenset[int]] = set()
     for i in parent:
-        if i in is_parent:
-            continue  # report each chain once, from its bottom (issuing) CA
         path = [i]
         while path[-1] in parent and parent[path[-1]] not in path:
             path.append(parent[path[-1]])
-        top = certs[path[-1]]
-        if path[-1] in broken:
-            continue  # already failed for its own link
-        if not top.self_signed:  # a loop of cross-certificates, no root
-            msg = "chain does not reach a self-signed root (issuers form a loop)"
+        if path[-1] in parent:  # the next issuer is already on the path: a loop, no root
+            ring = frozenset(path[path.index(parent[path[-1]]) :])
+            msg = "chain does not reach a self-signed root: its issuers form a loop"
             per_cert[i].append(_finding("fail", "incomplete_chain", msg))
-            out.append(_finding("fail", "incomplete_chain", f"{certs[i].subject}: {msg}", path))
-        elif len(path) > MAX_CHAIN:
+            if ring not in rings:
+                rings.add(ring)
+                out.append(_finding("fail", "incomplete_chain", msg, sorted(ring)))
+        elif i not in is_parent and path[-1] not in broken and len(path) > MAX_CHAIN:
+            # Reported once, from the chain's bottom (issuing) CA; a top in `broken` has
+            # already failed for its own link.
             msg = f"chain of {len(path)} certificates; at most {MAX_CHAIN}"
             per_cert[i].append(_finding("fail", "chain_too_long", msg))
             out.append(_finding("fail", "chain_too_long", f"{certs[i].subject}: {msg}", path))

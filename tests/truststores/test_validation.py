@@ -203,6 +203,37 @@ def test_the_right_issuer_is_found_among_several_with_the_same_name():
     assert v.verdict == "pass", v.as_json()
 
 
+def test_issuers_that_loop_without_a_root_fail():
+    ka, kb = p256(), p256()
+    anchor = make("unused", p256())
+    a = make("A", ka, (anchor, kb), issuer_cn="B")  # A issued by B's key
+    b = make("B", kb, (anchor, ka), issuer_cn="A")  # B issued by A's key
+    v = validate(pem(a, b))
+    assert v.verdict == "fail"
+    [f] = v.findings
+    assert f["code"] == "incomplete_chain" and f["certificates"] == [0, 1]
+    assert "loop" in f["message"]
+    assert [c["verdict"] for c in v.certificates] == ["fail", "fail"]
+
+
+def test_a_self_issued_certificate_whose_signature_fails_is_no_root():
+    k = p256()
+    other = make("R", p256())
+    forged = make("R", k, (other, p256()))  # subject == issuer, signed by a stranger
+    v = validate(pem(forged))
+    assert v.certificates[0]["self_signed"] is False
+    assert v.certificates[0]["findings"][0]["code"] == "bad_signature"
+
+
+def test_a_leaf_is_never_taken_as_an_issuer():
+    ((root, rk),) = chain(1)
+    leaf_key = p256()
+    leaf = make("issuer name", leaf_key, (root, rk), ca=False)
+    child = make("child CA", p256(), (leaf, leaf_key))
+    v = validate(pem(child, leaf, root))
+    assert v.certificates[0]["findings"][0]["code"] == "incomplete_chain"
+
+
 def test_duplicates_warn():
     ((root, _),) = chain(1)
     v = validate(pem(root, root, root))
