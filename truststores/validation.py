@@ -140,7 +140,7 @@ def _policy(c: CertFacts) -> list[dict]:
         out.append(_finding("fail", "key_algorithm", f"{c.key_algorithm} key; only RSA or ECDSA"))
     if c.signature_hash not in STRONG_HASHES:
         what = f"signed with {c.signature_algorithm}"
-        if c.self_signed:
+        if c.self_signed and c.key_algorithm in ("rsa", "ec"):  # an EdDSA root fails above
             # RFC 5280 §6.1.1(d): the trust anchor is an input to path validation; its own
             # signature is never verified, so a weak hash on it weakens nothing.
             out.append(
@@ -151,9 +151,16 @@ def _policy(c: CertFacts) -> list[dict]:
                     "signature on a trust anchor is not checked by relying parties",
                 )
             )
-        elif c.key_algorithm in ("rsa", "ec"):  # EdDSA is already failed above
-            out.append(_finding("fail", "signature_hash", f"{what}; SHA-256 or stronger"))
+        elif not c.self_signed:  # the issuer's signature: hash, or EdDSA, outside the policy
+            msg = f"{what}; RSA or ECDSA with SHA-256 or stronger"
+            out.append(_finding("fail", "signature_hash", msg))
     return out
+
+
+def _name_key(dn: str) -> str:
+    """RFC 5280 §7.1 compares names case-insensitively with whitespace collapsed; the
+    signature check decides among candidates anyway, so a loose key only widens the net."""
+    return " ".join(dn.casefold().split())
 
 
 def _chains(certs: list[CertFacts], unique: list[int], per_cert: list[list[dict]]) -> list[dict]:
@@ -162,7 +169,7 @@ def _chains(certs: list[CertFacts], unique: list[int], per_cert: list[list[dict]
     n signature checks, not n²."""
     by_subject: dict[str, list[int]] = {}
     for i in unique:
-        by_subject.setdefault(certs[i].subject, []).append(i)
+        by_subject.setdefault(_name_key(certs[i].subject), []).append(i)
     parent: dict[int, int] = {}
     broken: set[int] = set()
     out: list[dict] = []
@@ -171,7 +178,7 @@ def _chains(certs: list[CertFacts], unique: list[int], per_cert: list[list[dict]
         if not c.is_ca or c.self_signed:
             continue
         # Only a CA can be an issuer (RFC 5280 §6.1.4(k)); a leaf of that name is no link.
-        cands = [j for j in by_subject.get(c.issuer, []) if j != i and certs[j].is_ca]
+        cands = [j for j in by_subject.get(_name_key(c.issuer), []) if j != i and certs[j].is_ca]
         cands.sort(key=lambda j: certs[j].ski != c.aki if c.aki else False)
         found = next((j for j in cands if signed_by(c, certs[j])), None)
         if found is not None:

@@ -133,6 +133,7 @@ def test_weak_keys_and_curves_fail():
         "key_algorithm",
     ]
     assert v.certificates[1]["curve"] == "P-521"
+    assert len(v.certificates[2]["findings"]) == 1  # an Ed25519 root: its key, nothing else
     assert v.verdict == "fail"
 
 
@@ -232,6 +233,21 @@ def test_a_leaf_is_never_taken_as_an_issuer():
     child = make("child CA", p256(), (leaf, leaf_key))
     v = validate(pem(child, leaf, root))
     assert v.certificates[0]["findings"][0]["code"] == "incomplete_chain"
+
+
+def test_an_intermediate_signed_by_an_ed25519_root_fails_for_its_signature():
+    rk = ed_key()
+    root = make("ed root", rk)
+    inter = make("inter", p256(), (root, rk))
+    v = validate(pem(inter, root))
+    assert [f["code"] for f in v.certificates[0]["findings"]] == ["signature_hash"]
+    assert "ed25519" in v.certificates[0]["signature_algorithm"].lower()
+
+
+def test_issuer_names_match_case_insensitively():
+    ((root, rk),) = chain(1)
+    inter = make("inter", p256(), (root, rk), issuer_cn="ca  ROOT")  # RFC 5280 §7.1
+    assert validate(pem(inter, root)).verdict == "pass"
 
 
 def test_duplicates_warn():
