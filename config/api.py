@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser as DRFJSONParser
@@ -70,6 +71,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(detail=exc.messages)
     elif isinstance(exc, Conflict):
         exc = ConflictError(detail=exc.detail, code=exc.code)
+    elif isinstance(exc, RequestDataTooBig):
+        # Django refuses the body when the view reads it; without this it would be a 500.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = exceptions.ParseError(
+            f"the request body is larger than the {limit} bytes allowed", code="too_large"
+        )
     elif isinstance(exc, Unavailable):
         exc = UnavailableError(exc.detail, exc.code, exc.retry_after)
     elif isinstance(exc, NotFound):

@@ -15,6 +15,7 @@ from pki.api import (
     DomainViewSet,
     ProfileViewSet,
 )
+from truststores.api import DeployedTruststoreView, TruststoreRequestViewSet
 
 
 class Router(DefaultRouter):
@@ -38,9 +39,15 @@ router.register("cas", CertificateAuthorityViewSet, basename="ca")
 router.register("ceremonies", CeremonyViewSet, basename="ceremony")
 router.register("profiles", ProfileViewSet, basename="profile")
 router.register("certificate-requests", CertificateRequestViewSet, basename="certificate-request")
+router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^me/?$", MeView.as_view(), name="me"),
+    re_path(
+        r"^truststores/(?P<truststore_type>mtls|est|provisioning)/?$",
+        DeployedTruststoreView.as_view(),
+        name="truststore-deployed",
+    ),
     path("", include(router.urls)),
 ]

@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.test import Client
+from django.utils import timezone
 
 from accounts.roles import Perm, Role, grant_role
 from accounts.services import create_token
@@ -29,6 +30,9 @@ from pki.services import ceremonies, hierarchy, issuance, profiles, requests
 from tests.conftest import MakeUser
 from tests.pki.conftest import make_csr, pki  # noqa: F401 (fixtures for tests/api)
 from tests.pki.helpers import TLS_SERVER
+from tests.truststores.certs import good_bundle
+from truststores import services as truststores
+from truststores.models import TruststoreRequest
 
 Factory = Callable[[Domain, User], models.Model]
 
@@ -148,6 +152,21 @@ def _certificate_request(domain: Domain, submitter: User) -> models.Model:
     return requests.submit(domain, _walk_profile_name(domain), _walk_csr(domain), submitter)
 
 
+def _truststore_request(domain: Domain, submitter: User) -> models.Model:
+    # Marked Ready here (test data, no swap) so /api/v1/truststores/mtls has a bundle to show.
+    request = truststores.submit(
+        domain,
+        submitter,
+        name=f"walk roots {domain.slug}",
+        truststore_type="mtls",
+        bundle=good_bundle(f"Walk {domain.slug}"),
+    )
+    TruststoreRequest.objects.filter(pk=request.pk).update(
+        state=TruststoreRequest.State.READY, ready_at=timezone.now()
+    )
+    return request
+
+
 OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.domain": _domain,
     "approvals.approvalrequest": _approval_request,
@@ -157,6 +176,7 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.ceremony": _ceremony,
     "pki.profile": _profile,
     "pki.certificaterequest": _certificate_request,
+    "truststores.truststorerequest": _truststore_request,
 }
 
 

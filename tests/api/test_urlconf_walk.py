@@ -29,9 +29,10 @@ FILE_ROUTES = {
     "api:certificate-pem": "application/x-pem-file",
     "api:certificate-der": "application/pkix-cert",
     "api:ca-chain": "application/x-pem-file",
+    "api:truststore-request-bundle": "application/x-pem-file",
 }
 # URL parameters other than the object lookup, and a value the factories' objects have.
-KNOWN_PARAMS = {"version": "1"}
+KNOWN_PARAMS = {"version": "1", "truststore_type": "mtls"}
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,14 @@ def test_the_walk_finds_the_api() -> None:
         "api:certificate-request-approve",
         "api:certificate-request-reject",
         "api:certificate-request-cancel",
+        "api:truststore-request-list",
+        "api:truststore-request-detail",
+        "api:truststore-request-approve",
+        "api:truststore-request-reject",
+        "api:truststore-request-cancel",
+        "api:truststore-request-bundle",
+        "api:truststore-request-compare",
+        "api:truststore-deployed",
     ):
         assert expected in names, f"{expected} missing from the walk: {sorted(names)}"
     assert {r.name for r in OBJECT_ROUTES} >= {"api:domain-detail", "api:audit-event-detail"}
