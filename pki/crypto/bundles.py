@@ -16,7 +16,8 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PSS, PKCS1v15
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -72,32 +73,35 @@ def inspect(data: bytes) -> list[CertFacts]:
 
 def signed_by(cert: CertFacts, issuer: CertFacts) -> bool:
     """Whether `issuer`'s key made `cert`'s signature. The names are the caller's business:
-    chain building looks candidates up by issuer DN first."""
+    chain building looks candidates up by a normalised issuer DN (RFC 5280 §7.1), which may
+    match where the encoded names differ in case or spacing."""
     return _verifies(cert.cert, issuer.cert)
 
 
 def _verifies(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except (InvalidSignature, TypeError):
-        return False
-    except (ValueError, UnsupportedAlgorithm):
-        pass
-    # cryptography no longer verifies SHA-1 certificate signatures, but policy needs to know
-    # whether a SHA-1 link is genuine (then fails it for its hash) and whether a SHA-1 root is
-    # really self-signed (then only warns), so verify PKCS#1 v1.5 / ECDSA by hand.
-    if cert.issuer != issuer.subject:
-        return False
+    if cert.issuer == issuer.subject:
+        try:
+            cert.verify_directly_issued_by(issuer)
+            return True
+        except (InvalidSignature, TypeError):
+            return False
+        except (ValueError, UnsupportedAlgorithm):
+            pass
+    # By hand: cryptography no longer verifies SHA-1 certificate signatures, but policy needs
+    # to know whether a SHA-1 link is genuine (then fails it for its hash) and whether a SHA-1
+    # root is really self-signed (then only warns); and verify_directly_issued_by insists on
+    # byte-equal names.
     try:
         digest = cert.signature_hash_algorithm
         key = issuer.public_key()
-        if digest is None:
-            return False
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), digest)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(digest))
+        tbs, sig = cert.tbs_certificate_bytes, cert.signature
+        pad = cert.signature_algorithm_parameters  # PKCS1v15() or PSS(...) for RSA
+        if isinstance(key, rsa.RSAPublicKey) and isinstance(pad, PSS | PKCS1v15) and digest:
+            key.verify(sig, tbs, pad, digest)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and digest is not None:
+            key.verify(sig, tbs, ec.ECDSA(digest))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(sig, tbs)
         else:
             return False
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
