@@ -33,7 +33,7 @@ from pki.api.common import (
     person,
     validated,
 )
-from truststores import services
+from truststores import deploy, services
 from truststores.models import TruststoreRequest, TruststoreType
 
 # A bundle of 1,000 certificates is ~1.5 MB of PEM; the validator sets the real limit.
@@ -62,6 +62,7 @@ class TruststoreRequestSerializer(serializers.ModelSerializer[TruststoreRequest]
     validationResult = serializers.JSONField(source="validation_result", read_only=True)
     submittedBy = serializers.CharField(source="submitted_by.get_username", read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    readyAt = serializers.DateTimeField(source="ready_at", read_only=True)
 
     class Meta:
         model = TruststoreRequest
@@ -78,6 +79,8 @@ class TruststoreRequestSerializer(serializers.ModelSerializer[TruststoreRequest]
             "createdAt",
             "domain",
             "comparison",
+            "error",
+            "readyAt",
         ]
 
     def get_bundle(self, obj: TruststoreRequest) -> str | None:
@@ -94,6 +97,7 @@ class TruststoreRequestViewSet(
     domain_perms = {
         "approve": Perm.TRUSTSTORES_APPROVE,
         "reject": Perm.TRUSTSTORES_APPROVE,
+        "deploy": Perm.TRUSTSTORES_APPROVE,
         "*": Perm.DOMAIN_VIEW,
     }
 
@@ -128,6 +132,16 @@ class TruststoreRequestViewSet(
         obj = self.get_object()
         services.cancel(obj, person(request), comment(request))
         return self.answer(obj)
+
+    @extend_schema(request=CommentSerializer, responses={202: TruststoreRequestSerializer})
+    @action(detail=True, methods=["post"])
+    def deploy(self, request: Request, pk: str | None = None) -> Response:
+        """Queue the swap of an approved request again (after a failed deployment)."""
+        obj = self.get_object()
+        deploy.retry(obj, person(request), comment(request))
+        response = self.answer(obj)
+        response.status_code = status.HTTP_202_ACCEPTED
+        return response
 
     @extend_schema(responses={(200, PEM_TYPE): bytes})
     @action(detail=True, methods=["get"])
@@ -174,6 +188,4 @@ class DeployedTruststoreView(APIView):
         current = services.deployed(domain, truststore_type)
         if current is None:
             raise NotFound(f"no {truststore_type} truststore deployed in domain {domain.slug}")
-        data = dict(TruststoreRequestSerializer(current).data)
-        data["readyAt"] = current.ready_at
-        return Response(data)
+        return Response(TruststoreRequestSerializer(current).data)

@@ -61,3 +61,62 @@ class TruststoreRequest(models.Model):
     @property
     def verdict(self) -> str:
         return str(self.validation_result.get("verdict", ""))
+
+
+class DeploymentTarget(models.Model):
+    """Where a domain's truststore of one type is deployed. The first kind is a file: the
+    bundle is written atomically to `path`, then `reload_command` (a list of arguments, run
+    without a shell) tells the server to read it again, e.g. ["nginx", "-s", "reload"]."""
+
+    class Kind(models.TextChoices):
+        FILE = "file"
+
+    domain = models.ForeignKey("pki.Domain", on_delete=models.PROTECT, related_name="+")
+    truststore_type = models.CharField(max_length=12, choices=TruststoreType.choices)
+    name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FILE)
+    path = models.CharField(max_length=1024)
+    reload_command = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain", "truststore_type", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "truststore_type", "path"], name="truststore_target_path"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.truststore_type} target {self.path}"
+
+
+class Deployment(models.Model):
+    """One request's bundle on one target: pending until the file is written and the reload
+    command succeeded (done), or failed with the error."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    request = models.ForeignKey(
+        TruststoreRequest, on_delete=models.CASCADE, related_name="deployments"
+    )
+    target = models.ForeignKey(DeploymentTarget, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(
+        max_length=8, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["request", "target"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "target"], name="truststore_deployment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"request #{self.request_id} on target #{self.target_id} ({self.state})"

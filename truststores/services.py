@@ -6,8 +6,9 @@ so the approver sees why, but it can never be approved: the engine's on_final ho
 the approval of a `fail` verdict (rolling the decision back) on every path — this API, the
 generic /approvals API, the console. Two people: the engine never lets the submitter decide.
 
-Approval leaves the request Approved: the swap to the type's deployment targets (which
-moves it to Ready) is separate work. Nothing here pretends a bundle is live.
+Approval leaves the request Approved and queues the swap (truststores.tasks.deploy_request,
+on commit), which moves it to Ready once every deployment target of its type confirmed
+(truststores.deploy). Nothing here pretends a bundle is live.
 """
 
 from __future__ import annotations
@@ -161,6 +162,12 @@ def _on_final(approval: ApprovalRequest) -> None:
         fields.append("bundle")
     # The engine records truststores.request.<state> in the same transaction.
     request.save(update_fields=fields)
+    if target == TruststoreRequest.State.APPROVED:
+        from truststores.tasks import deploy_request
+
+        pk = request.pk
+        # robust: a broker that is down must not undo the approval; retry() queues it again.
+        transaction.on_commit(lambda: deploy_request.delay(pk), robust=True)
 
 
 def register_kind() -> None:

@@ -252,6 +252,7 @@ def test_the_walk_finds_the_api() -> None:
         "api:truststore-request-cancel",
         "api:truststore-request-bundle",
         "api:truststore-request-compare",
+        "api:truststore-request-deploy",
         "api:truststore-deployed",
     ):
         assert expected in names, f"{expected} missing from the walk: {sorted(names)}"

@@ -33,6 +33,8 @@ FIELDS = {
     "createdAt",
     "domain",
     "comparison",
+    "error",
+    "readyAt",
 }
 ClientFor = Callable[[User], APIClient]
 
