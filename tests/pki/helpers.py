@@ -232,3 +232,23 @@ def import_secret(key: Any, cn: str = "Imported Root") -> dict[str, str]:
 def as_openssl(serial: str) -> str:
     """A serial as openssl prints it: whole octets."""
     return serial.rjust(len(serial) + len(serial) % 2, "0")
+
+
+def ceremony_ca(
+    domain: Domain, operator: User, custodian: User, operation: str, params: dict[str, Any]
+) -> CertificateAuthority:
+    """Run a one-custodian ceremony `operation` to the end; the CA it made."""
+    ceremony = ceremonies.start(
+        domain,
+        operation,
+        purpose=f"{operation} test",
+        threshold=1,
+        custodians=[custodian],
+        started_by=operator,
+        params=params,
+    )
+    ceremonies.approve(ceremony, custodian)
+    run_action(ceremony.approval_id)
+    ceremony.refresh_from_db()
+    assert ceremony.state == "done", ceremony.approval.action_result
+    return CertificateAuthority.objects.get(slug=ceremony.result["ca"])

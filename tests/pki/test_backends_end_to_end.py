@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.roles import Role
-from approvals.tasks import run_action
 from pki.crypto import backends
-from pki.models import CertificateAuthority
-from pki.services import ceremonies, profiles
+from pki.services import profiles
 from pki.services.issuance import IssueRequest, issue
 from tests.pki.crypto.conftest import (
     SOFTHSM_MODULE,
@@ -19,7 +17,7 @@ from tests.pki.crypto.conftest import (
     softhsm_backend,  # noqa: F401
 )
 from tests.pki.crypto.conftest_aws import CREDENTIALS, REGION
-from tests.pki.helpers import TLS_SERVER, assert_verifies
+from tests.pki.helpers import TLS_SERVER, assert_verifies, ceremony_ca
 
 
 @pytest.fixture
@@ -45,23 +43,6 @@ def key_backends(settings, softhsm_backend, moto_server):  # noqa: F811
     backends.reset()
 
 
-def _ceremony(domain, operator, custodian, operation, params):
-    ceremony = ceremonies.start(
-        domain,
-        operation,
-        purpose=f"{operation} test",
-        threshold=1,
-        custodians=[custodian],
-        started_by=operator,
-        params=params,
-    )
-    ceremonies.approve(ceremony, custodian)
-    run_action(ceremony.approval_id)
-    ceremony.refresh_from_db()
-    assert ceremony.state == "done", ceremony.approval.action_result
-    return CertificateAuthority.objects.get(slug=ceremony.result["ca"])
-
-
 @pytest.mark.parametrize(
     ("alias", "algorithm"),
     [
@@ -78,14 +59,14 @@ def test_chain_from_each_backend_verifies(
     operator = make_user("olga", Role.OPERATOR, domain)
     custodian = make_user("cora", Role.CUSTODIAN, domain)
     key = {"key_backend": alias, "algorithm": algorithm}
-    root = _ceremony(
+    root = ceremony_ca(
         domain,
         operator,
         custodian,
         "create_root",
         {"slug": f"r-{alias}", "name": f"Root {alias}", "path_length": 1, **key},
     )
-    issuing = _ceremony(
+    issuing = ceremony_ca(
         domain,
         operator,
         custodian,

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from accounts.roles import Role
-from approvals.tasks import run_action
 from pki.crypto import backends
-from pki.models import CertificateAuthority, OcspResponder, Reason
-from pki.services import ceremonies, ocsp, ocsp_respond, profiles
+from pki.models import OcspResponder, Reason
+from pki.services import ocsp, ocsp_respond, profiles
 from pki.services.revocation import revoke
 from tests.pki.crypto.conftest import (
     SOFTHSM_MODULE,
@@ -20,7 +19,7 @@ from tests.pki.crypto.conftest import (
     SOFTHSM_TOKEN,
     softhsm_backend,  # noqa: F401
 )
-from tests.pki.helpers import TLS_SERVER
+from tests.pki.helpers import TLS_SERVER, ceremony_ca
 from tests.pki.ocsp_helpers import issue_leaf, openssl_ocsp
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,23 +41,6 @@ def hsm(settings, softhsm_backend) -> Iterator[None]:  # noqa: F811
     backends.reset()
 
 
-def _ceremony(domain, operator, custodian, operation, params) -> CertificateAuthority:
-    ceremony = ceremonies.start(
-        domain,
-        operation,
-        purpose=f"{operation} test",
-        threshold=1,
-        custodians=[custodian],
-        started_by=operator,
-        params=params,
-    )
-    ceremonies.approve(ceremony, custodian)
-    run_action(ceremony.approval_id)
-    ceremony.refresh_from_db()
-    assert ceremony.state == "done", ceremony.approval.action_result
-    return CertificateAuthority.objects.get(slug=ceremony.result["ca"])
-
-
 @pytest.mark.parametrize("algorithm", ["ec-p256", "rsa-2048"])
 def test_softhsm_ca_answers_good_and_revoked(
     hsm, live_server, algorithm, domain, make_user, make_csr, tmp_path
@@ -66,11 +48,11 @@ def test_softhsm_ca_answers_good_and_revoked(
     operator = make_user("olga", Role.OPERATOR, domain)
     custodian = make_user("cora", Role.CUSTODIAN, domain)
     key = {"key_backend": "hsm", "algorithm": algorithm}
-    root = _ceremony(
+    root = ceremony_ca(
         domain, operator, custodian, "create_root",
         {"slug": "r-hsm", "name": "Root HSM", "path_length": 1, **key},
     )  # fmt: skip
-    issuing = _ceremony(
+    issuing = ceremony_ca(
         domain, operator, custodian, "create_intermediate",
         {"slug": "i-hsm", "name": "Issuing HSM", "parent": root.slug, **key},
     )  # fmt: skip
