@@ -10,9 +10,8 @@ from pki.crypto import crl
 from pki.crypto.pkcs import pem
 from pki.services import crls, profiles, revocation
 from pki.services.issuance import IssueRequest, issue
-from tests.pki.helpers import TLS_SERVER, openssl_verify
+from tests.pki.helpers import TLS_SERVER, ceremony_ca, openssl_verify
 from tests.pki.test_backends_end_to_end import (  # noqa: F401 (fixtures)
-    _ceremony,
     key_backends,
     moto_server,
     softhsm_backend,
@@ -29,10 +28,10 @@ def test_a_crl_signed_in_the_backend_revokes_for_openssl(
     operator = make_user("olga", Role.OPERATOR, domain)
     custodian = make_user("cora", Role.CUSTODIAN, domain)
     key = {"key_backend": alias, "algorithm": algorithm}
-    root = _ceremony(
+    root = ceremony_ca(
         domain, operator, custodian, "create_root", {"slug": f"r-{alias}", "path_length": 1, **key}
     )
-    issuing = _ceremony(
+    issuing = ceremony_ca(
         domain,
         operator,
         custodian,
