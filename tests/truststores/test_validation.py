@@ -4,7 +4,6 @@ refused with a reason, and a few verdicts cross-checked with `openssl verify`.""
 from __future__ import annotations
 
 import base64
-import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -137,7 +136,6 @@ def test_weak_keys_and_curves_fail():
     assert v.verdict == "fail"
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 def test_sha1_on_an_intermediate_fails(tmp_path: Path):
     root = openssl_ca(tmp_path, "root", "sha256")
     inter = openssl_ca(tmp_path, "inter", "sha1", issuer="root")
@@ -148,7 +146,6 @@ def test_sha1_on_an_intermediate_fails(tmp_path: Path):
     assert v.certificates[1]["verdict"] == "pass"
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 def test_sha1_on_a_self_signed_root_only_warns_and_says_why(tmp_path: Path):
     root = openssl_ca(tmp_path, "legacy root", "sha1")
     inter = openssl_ca(tmp_path, "inter", "sha256", issuer="legacy root")
@@ -397,7 +394,6 @@ def _openssl_ok(tmp_path: Path, target: bytes, cafile: bytes) -> bool:
     return r.returncode == 0
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 def test_verdicts_agree_with_openssl_verify(tmp_path: Path):
     (root, _rk), (inter, ik) = chain(2)
     issuing = make("issuing", p256(), (inter, ik))
