@@ -15,7 +15,11 @@ from pki.api import (
     DomainViewSet,
     ProfileViewSet,
 )
-from truststores.api import DeployedTruststoreView, TruststoreRequestViewSet
+from truststores.api import (
+    DeployedTruststoreView,
+    DeploymentTargetViewSet,
+    TruststoreRequestViewSet,
+)
 
 
 class Router(DefaultRouter):
@@ -40,6 +44,7 @@ router.register("ceremonies", CeremonyViewSet, basename="ceremony")
 router.register("profiles", ProfileViewSet, basename="profile")
 router.register("certificate-requests", CertificateRequestViewSet, basename="certificate-request")
 router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
+router.register("truststore-targets", DeploymentTargetViewSet, basename="truststore-target")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -290,6 +290,18 @@ CELERY_BEAT_SCHEDULE["crl-publish-due"] = {
     "schedule": float(min(60, ANCHORAGE_CRL_DELTA_SECONDS)),
 }
 
+# --- truststores (truststores.deploy, truststores.tasks) -----------------------------------
+# An approved request whose swap message was lost is queued again by beat after this long.
+ANCHORAGE_TRUSTSTORE_REQUEUE_SECONDS = env_int("ANCHORAGE_TRUSTSTORE_REQUEUE_SECONDS", 120)
+CELERY_BEAT_SCHEDULE["truststores-requeue-approved"] = {
+    "task": "truststores.tasks.requeue_approved",
+    "schedule": 60.0,
+    "kwargs": {"older_than_seconds": ANCHORAGE_TRUSTSTORE_REQUEUE_SECONDS},
+}
+# A request body may carry a 5 MB bundle (pki.crypto.bundles.MAX_BYTES) as base64 in JSON
+# (4/3 of it, plus the other fields); larger bodies get 400 too_large before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ANCHORAGE_MAX_BODY_BYTES", 8 * 1024 * 1024)
+
 # --- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")
 LOGGING = {

@@ -1,9 +1,11 @@
 """Truststore requests in the admin, read-only: every change goes through
-truststores.services and the approval engine, never an edited row."""
+truststores.services and the approval engine, never an edited row. Deployment targets are
+configured here, and only here, by admins: they name files the worker writes and commands it
+runs, which is not something to open to an API token. Each change is an audit event."""
 
 from django.contrib import admin
 
-from audit.admin_mixins import ReadOnlyAdmin
+from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
 from truststores.models import Deployment, DeploymentTarget, TruststoreRequest
 
 
@@ -24,10 +26,11 @@ class TruststoreRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeploymentTarget)
-class DeploymentTargetAdmin(ReadOnlyAdmin):
-    list_display = ["id", "domain", "truststore_type", "kind", "path", "enabled"]
+class DeploymentTargetAdmin(AuditedAdminMixin):
+    list_display = ["id", "domain", "truststore_type", "name", "kind", "path", "enabled"]
     list_filter = ["truststore_type", "kind", "enabled", "domain"]
     search_fields = ["name", "path"]
+    fields = ["domain", "truststore_type", "name", "kind", "path", "reload_command", "enabled"]
 
 
 @admin.register(Deployment)

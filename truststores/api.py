@@ -26,6 +26,7 @@ from config.errors import Conflict, NotFound
 from pki.api.common import (
     PEM_TYPE,
     DecidedByApprovalViewSet,
+    DomainScopedViewSet,
     StrictSerializer,
     comment,
     domain_for,
@@ -34,7 +35,7 @@ from pki.api.common import (
     validated,
 )
 from truststores import deploy, services
-from truststores.models import TruststoreRequest, TruststoreType
+from truststores.models import Deployment, DeploymentTarget, TruststoreRequest, TruststoreType
 
 # A bundle of 1,000 certificates is ~1.5 MB of PEM; the validator sets the real limit.
 MAX_BASE64 = 16 * 1024 * 1024
@@ -189,3 +190,53 @@ class DeployedTruststoreView(APIView):
         if current is None:
             raise NotFound(f"no {truststore_type} truststore deployed in domain {domain.slug}")
         return Response(TruststoreRequestSerializer(current).data)
+
+
+class DeploymentTargetSerializer(serializers.ModelSerializer[DeploymentTarget]):
+    domain = serializers.CharField(source="domain.slug", read_only=True)
+    truststoreType = serializers.CharField(source="truststore_type", read_only=True)
+    reloadCommand = serializers.JSONField(source="reload_command", read_only=True)
+    lastDeployment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeploymentTarget
+        fields = [
+            "id",
+            "domain",
+            "truststoreType",
+            "name",
+            "kind",
+            "path",
+            "reloadCommand",
+            "enabled",
+            "lastDeployment",
+        ]
+
+    def get_lastDeployment(self, obj: DeploymentTarget) -> dict[str, Any] | None:
+        last = Deployment.objects.filter(target=obj).order_by("-updated_at", "-id").first()
+        if last is None:
+            return None
+        return {
+            "request": last.request_id,
+            "state": last.state,
+            "error": last.error,
+            "attempts": last.attempts,
+            "updatedAt": last.updated_at.isoformat(),
+        }
+
+
+class DeploymentTargetViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScopedViewSet
+):
+    """Read-only: where each type's bundle goes. Targets are configured by admins in the
+    Django admin (they name files and commands on the worker host)."""
+
+    serializer_class = DeploymentTargetSerializer
+    lookup_value_regex = "[0-9]{1,18}"
+
+    def get_queryset(self) -> QuerySet[DeploymentTarget]:
+        qs = self.scoped(DeploymentTarget.objects.select_related("domain"))
+        kind = self.request.query_params.get("truststoreType")
+        if kind and self.action == "list":
+            qs = qs.filter(truststore_type=kind)
+        return qs

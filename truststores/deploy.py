@@ -9,6 +9,10 @@ every target is done the request is Ready; a failure leaves it Approved with the
 request and on the target's Deployment, for a retry (truststores.tasks, retry()). A domain
 with no targets for a type is Ready at once: the API's deployed bundle is then the only
 consumer. Types are independent: each has its own targets and its own requests.
+
+The newest approval wins: a request approved before one that is already Ready (its swap
+failed, or its message was late) is superseded and never deployed over the newer bundle;
+rolling back is a new request with the old bundle, which goes through approval again.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import logging
 import os
 import subprocess
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.roles import Perm, has_perm
@@ -38,8 +44,14 @@ class DeployError(Exception):
     pass
 
 
-def deploy(request_id: int) -> bool:
-    """Deploy an approved request to its targets; True once it is Ready (now or before)."""
+class Outcome(StrEnum):
+    READY = "ready"  # now or before
+    FAILED = "failed"  # a target failed: still Approved, with the error (retry)
+    SKIPPED = "skipped"  # not approved (any more), unknown, or superseded
+
+
+def deploy(request_id: int) -> Outcome:
+    """Deploy an approved request to its targets."""
     with transaction.atomic():
         request = (
             TruststoreRequest.objects.select_for_update(of=("self",))
@@ -48,11 +60,15 @@ def deploy(request_id: int) -> bool:
             .first()
         )
         if request is None:
-            return False
+            return Outcome.SKIPPED
         if request.state == State.READY:
-            return True
+            return Outcome.READY
         if request.state != State.APPROVED:
-            return False
+            return Outcome.SKIPPED
+        newer = superseded_by(request)
+        if newer is not None:
+            _supersede(request, newer)
+            return Outcome.SKIPPED
         targets = list(
             DeploymentTarget.objects.select_for_update()
             .filter(domain=request.domain, truststore_type=request.truststore_type, enabled=True)
@@ -89,13 +105,45 @@ def deploy(request_id: int) -> bool:
                 obj=subject,
                 details={**details, "errors": errors},
             )
-            return False
+            return Outcome.FAILED
         request.state = State.READY
         request.ready_at = timezone.now()
         request.error = ""
         request.save(update_fields=["state", "ready_at", "error"])
         record("truststores.request.ready", domain=request.domain, obj=subject, details=details)
-        return True
+        return Outcome.READY
+
+
+def superseded_by(request: TruststoreRequest) -> TruststoreRequest | None:
+    """A request of the same domain and type, approved after this one, that is Ready."""
+    later = Q(decided_at__gt=request.decided_at) | Q(
+        decided_at=request.decided_at, pk__gt=request.pk
+    )
+    return (
+        TruststoreRequest.objects.filter(
+            domain=request.domain, truststore_type=request.truststore_type, state=State.READY
+        )
+        .filter(later)
+        .order_by("-decided_at", "-pk")
+        .first()
+    )
+
+
+def _supersede(request: TruststoreRequest, newer: TruststoreRequest) -> None:
+    message = (
+        f"superseded: request #{newer.pk}, approved later, is deployed; to go back to this "
+        "bundle, submit it again as a new request"
+    )
+    if request.error == message:
+        return
+    request.error = message
+    request.save(update_fields=["error"])
+    record(
+        "truststores.deploy.superseded",
+        domain=request.domain,
+        obj=request.approval if request.approval is not None else request,
+        details={"truststore_request": request.pk, "superseded_by": newer.pk},
+    )
 
 
 def retry(request: TruststoreRequest, user: User, comment: str = "") -> TruststoreRequest:
@@ -113,6 +161,13 @@ def retry(request: TruststoreRequest, user: User, comment: str = "") -> Truststo
                 f"truststore request #{locked.pk} is {locked.state}; only an approved request "
                 "is deployed",
                 "not_approved",
+            )
+        newer = superseded_by(locked)
+        if newer is not None:
+            raise Conflict(
+                f"truststore request #{newer.pk}, approved later, is deployed; deploying "
+                f"#{locked.pk} would roll it back: submit this bundle again as a new request",
+                "superseded",
             )
         record(
             "truststores.deploy.retried",

@@ -4,7 +4,10 @@ state Ready (truststores.services.deployed)."""
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -90,6 +93,24 @@ class DeploymentTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.truststore_type} target {self.path}"
+
+    def clean(self) -> None:
+        # The worker writes this file and runs this command as itself: say what is wrong
+        # before a swap finds out.
+        errors: dict[str, str] = {}
+        path = PurePosixPath(self.path)
+        if not path.is_absolute() or "\x00" in self.path or ".." in path.parts:
+            errors["path"] = "an absolute path without '..', e.g. /etc/nginx/client-cas.pem"
+        command = self.reload_command
+        if not isinstance(command, list) or not all(
+            isinstance(arg, str) and arg and "\x00" not in arg for arg in command
+        ):
+            errors["reload_command"] = (
+                'a list of non-empty strings run without a shell, e.g. ["nginx", "-s", "reload"]'
+                " (or [] for none)"
+            )
+        if errors:
+            raise ValidationError(errors)
 
 
 class Deployment(models.Model):

@@ -32,7 +32,7 @@ from tests.pki.conftest import make_csr, pki  # noqa: F401 (fixtures for tests/a
 from tests.pki.helpers import TLS_SERVER
 from tests.truststores.certs import good_bundle
 from truststores import services as truststores
-from truststores.models import TruststoreRequest
+from truststores.models import DeploymentTarget, TruststoreRequest
 
 Factory = Callable[[Domain, User], models.Model]
 
@@ -167,6 +167,12 @@ def _truststore_request(domain: Domain, submitter: User) -> models.Model:
     return request
 
 
+def _deployment_target(domain: Domain, submitter: User) -> models.Model:
+    return DeploymentTarget.objects.create(
+        domain=domain, truststore_type="mtls", path=f"/tmp/walk-{domain.slug}.pem"
+    )
+
+
 OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.domain": _domain,
     "approvals.approvalrequest": _approval_request,
@@ -177,6 +183,7 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.profile": _profile,
     "pki.certificaterequest": _certificate_request,
     "truststores.truststorerequest": _truststore_request,
+    "truststores.deploymenttarget": _deployment_target,
 }
 
 

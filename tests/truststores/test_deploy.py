@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
@@ -68,7 +70,7 @@ def test_the_bundle_is_written_atomically_and_the_reload_runs(
     target(domain, out, ["sh", "-c", f"echo reloaded >> {log}"])
     request = approved(domain, sam, ann)
 
-    assert deploy.deploy(request.pk) is True
+    assert deploy.deploy(request.pk) == deploy.Outcome.READY
 
     request.refresh_from_db()
     assert request.state == State.READY and request.ready_at is not None and request.error == ""
@@ -87,8 +89,8 @@ def test_a_second_run_changes_nothing(domain: Domain, sam: User, ann: User, tmp_
     log = tmp_path / "reload.log"
     target(domain, tmp_path / "mtls.pem", ["sh", "-c", f"echo reloaded >> {log}"])
     request = approved(domain, sam, ann)
-    assert deploy.deploy(request.pk) is True
-    assert deploy.deploy(request.pk) is True
+    assert deploy.deploy(request.pk) == deploy.Outcome.READY
+    assert deploy.deploy(request.pk) == deploy.Outcome.READY
     assert log.read_text() == "reloaded\n"
     assert actions(request).count("truststores.request.ready") == 1
 
@@ -102,7 +104,7 @@ def test_a_failure_stays_visible_and_a_retry_finishes(
     broken = target(domain, tmp_path / "b.pem", ["sh", "-c", "echo 'bad config' >&2; exit 3"])
     request = approved(domain, sam, ann)
 
-    assert deploy.deploy(request.pk) is False
+    assert deploy.deploy(request.pk) == deploy.Outcome.FAILED
     request.refresh_from_db()
     assert request.state == State.APPROVED
     assert "bad config" in request.error and "exited with 3" in request.error
@@ -118,7 +120,7 @@ def test_a_failure_stays_visible_and_a_retry_finishes(
         deploy.retry(request, sam)
     deploy.retry(request, ann)  # queues the task (memory broker in tests)
     assert actions(request)[-1] == "truststores.deploy.retried"
-    assert deploy.deploy(request.pk) is True
+    assert deploy.deploy(request.pk) == deploy.Outcome.READY
     request.refresh_from_db()
     assert request.state == State.READY and request.error == ""
     assert good_log.read_text() == "ok\n"
@@ -134,7 +136,7 @@ def test_a_missing_command_or_directory_fails_cleanly(
     target(domain, tmp_path / "missing" / "x.pem", [])
     target(domain, tmp_path / "y.pem", ["/nonexistent/reload"])
     request = approved(domain, sam, ann)
-    assert deploy.deploy(request.pk) is False
+    assert deploy.deploy(request.pk) == deploy.Outcome.FAILED
     request.refresh_from_db()
     assert "writing the bundle failed" in request.error
     assert "could not run" in request.error
@@ -150,8 +152,8 @@ def test_no_targets_means_ready_at_once_and_types_are_independent(
     )
     mtls = approved(domain, sam, ann, "mtls")
     est = approved(domain, sam, ann, "est")
-    assert deploy.deploy(mtls.pk) is True  # the disabled target is skipped
-    assert deploy.deploy(est.pk) is False
+    assert deploy.deploy(mtls.pk) == deploy.Outcome.READY  # the disabled target is skipped
+    assert deploy.deploy(est.pk) == deploy.Outcome.FAILED
     mtls.refresh_from_db()
     est.refresh_from_db()
     assert mtls.state == State.READY and est.state == State.APPROVED
@@ -165,9 +167,9 @@ def test_only_an_approved_request_is_deployed(domain: Domain, sam: User, tmp_pat
     request = services.submit(
         domain, sam, name="roots", truststore_type="mtls", bundle=good_bundle()
     )
-    assert deploy.deploy(request.pk) is False
+    assert deploy.deploy(request.pk) == deploy.Outcome.SKIPPED
     assert not out.exists()
-    assert deploy.deploy(10**9) is False
+    assert deploy.deploy(10**9) == deploy.Outcome.SKIPPED
 
 
 @pytest.mark.django_db
@@ -180,10 +182,57 @@ def test_the_api_retries_a_failed_swap(
 ) -> None:
     target(domain, tmp_path / "mtls.pem", ["false"])
     request = approved(domain, sam, ann)
-    assert deploy.deploy(request.pk) is False
+    assert deploy.deploy(request.pk) == deploy.Outcome.FAILED
     url = f"/api/v1/truststore-requests/{request.pk}/deploy"
     assert api_client_for(sam).post(url).status_code == 403
     answer = api_client_for(ann).post(url)
     assert answer.status_code == 202, answer.content
     assert answer.json()["state"] == "Approved"
     assert "exited with 1" in answer.json()["error"]
+
+
+@pytest.mark.django_db
+def test_an_older_approval_never_overwrites_a_newer_ready_bundle(
+    domain: Domain, sam: User, ann: User, tmp_path: Path
+) -> None:
+    out = tmp_path / "mtls.pem"
+    broken = target(domain, out, ["false"])
+    older = approved(domain, sam, ann)
+    assert deploy.deploy(older.pk) == deploy.Outcome.FAILED
+    broken.reload_command = []
+    broken.save()
+    newer = approved(domain, sam, ann)
+    assert deploy.deploy(newer.pk) == deploy.Outcome.READY
+    newer_bundle = out.read_text()
+
+    # Its message arrives late, or someone asks for a retry: the newer bundle stays.
+    assert deploy.deploy(older.pk) == deploy.Outcome.SKIPPED
+    older.refresh_from_db()
+    assert older.state == State.APPROVED
+    assert older.error.startswith(f"superseded: request #{newer.pk}")
+    assert out.read_text() == newer_bundle
+    assert services.deployed(domain, "mtls") == newer
+    assert actions(older)[-1] == "truststores.deploy.superseded"
+    with pytest.raises(Conflict) as refused:
+        deploy.retry(older, ann)
+    assert refused.value.code == "superseded"
+    deploy.deploy(older.pk)  # recorded once, not on every late message
+    assert actions(older).count("truststores.deploy.superseded") == 1
+
+
+@pytest.mark.django_db
+def test_beat_requeues_an_approval_whose_message_was_lost(
+    domain: Domain, sam: User, ann: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from truststores import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.deploy_request, "delay", queued.append)
+    lost = approved(domain, sam, ann)
+    failed = approved(domain, sam, ann, "est")
+    TruststoreRequest.objects.filter(pk=failed.pk).update(error="deployment failed: x")
+    assert tasks.requeue_approved(older_than_seconds=120) == 0  # both too recent
+    past = timezone.now() - timedelta(minutes=5)
+    TruststoreRequest.objects.filter(pk__in=[lost.pk, failed.pk]).update(decided_at=past)
+    assert tasks.requeue_approved(older_than_seconds=120) == 1
+    assert queued == [lost.pk]  # the failed one waits for a person's retry

@@ -161,7 +161,7 @@ def test_a_real_swap_of_nginx_client_cas(
         assert request.validation_result["verdict"] == "pass", request.validation_result
         request = services.approve(request, ann)
         assert request.state == TruststoreRequest.State.APPROVED
-        assert deploy.deploy(request.pk) is True, request.error
+        assert deploy.deploy(request.pk) == deploy.Outcome.READY, request.error
         request.refresh_from_db()
         assert request.state == TruststoreRequest.State.READY
         assert nginx.client_cas.read_text() == request.bundle
