@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from console import views, views_certificates, views_revocation
+from console import views, views_certificates, views_profiles, views_revocation
 from console.login import LoginView
 
 app_name = "console"
@@ -26,6 +26,13 @@ urlpatterns = [
         r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/release$",
         views_revocation.certificate_release,
         name="certificate-release",
+    ),
+    path("profiles/", views_profiles.profiles, name="profiles"),
+    path("profiles/<slug:domain>/<slug:name>/", views_profiles.profile_detail, name="profile"),
+    path(
+        "profiles/<slug:domain>/<slug:name>/edit",
+        views_profiles.profile_edit,
+        name="profile-edit",
     ),
     path("audit/", views.audit_log, name="audit"),
     path("login/", LoginView.as_view(), name="login"),
