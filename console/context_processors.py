@@ -14,6 +14,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ("Dashboard", reverse("console:dashboard")),
         ("Approvals", reverse("console:approvals")),
         ("Profiles", reverse("console:profiles")),
+        ("CAs", reverse("console:cas")),
     ]
     if user.is_superuser or domains_with(user, Perm.AUDIT_VIEW).exists():
         items.append(("Audit log", reverse("console:audit")))
