@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from console import views, views_cas, views_certificates, views_profiles, views_revocation
+from console import (
+    views,
+    views_audit,
+    views_cas,
+    views_certificates,
+    views_profiles,
+    views_revocation,
+)
 from console.login import LoginView
 
 app_name = "console"
@@ -38,7 +45,9 @@ urlpatterns = [
     path("ceremonies/new", views_cas.ceremony_new, name="ceremony-new"),
     path("ceremonies/<int:pk>/", views_cas.ceremony_detail, name="ceremony"),
     path("ceremonies/<int:pk>/status", views_cas.ceremony_status, name="ceremony-status"),
-    path("audit/", views.audit_log, name="audit"),
+    path("audit/", views_audit.audit_log, name="audit"),
+    path("audit/<int:pk>/", views_audit.audit_event, name="audit-event"),
+    path("audit/verify", views_audit.audit_verify, name="audit-verify"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

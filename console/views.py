@@ -109,12 +109,3 @@ def _decide(request: HttpRequest, item: ApprovalRequest) -> HttpResponse:
         else:
             messages.success(request, f"Request #{item.pk}: {verb} recorded.")
     return redirect("console:approval", pk=item.pk)
-
-
-@login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    domains = domains_with(request.user, Perm.AUDIT_VIEW)
-    if not request.user.is_superuser and not domains.exists():
-        raise PermissionDenied("the audit log needs audit.view in a domain")
-    events = AuditEvent.objects.filter(domain__in=domains).order_by("-id")[:100]
-    return render(request, "console/audit.html", {"events": events})
