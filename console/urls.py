@@ -6,6 +6,7 @@ from console import (
     views_audit,
     views_cas,
     views_certificates,
+    views_dashboard,
     views_profiles,
     views_revocation,
 )
@@ -14,7 +15,8 @@ from console.login import LoginView
 app_name = "console"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", views_dashboard.dashboard, name="dashboard"),
+    path("dashboard/jobs", views_dashboard.dashboard_jobs, name="dashboard-jobs"),
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/<int:pk>/", views.approval_detail, name="approval"),
     path("certificates/", views_certificates.certificates, name="certificates"),

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET
 from accounts.roles import Perm, domains_with, has_perm
 from approvals.models import ApprovalRequest
 from approvals.services import approvals_count, approve, cancel, may_decide, reject
-from audit.models import AuditEvent
 from config.errors import Conflict, reason_of
 from console import health
 
@@ -45,25 +44,6 @@ def _pending_for(request: HttpRequest) -> list[ApprovalRequest]:
         .order_by("created_at")[:200]
     )
     return [r for r in pending if may_decide(r, request.user) is None]
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    domains = list(domains_with(request.user, Perm.DOMAIN_VIEW))
-    audit_domains = domains_with(request.user, Perm.AUDIT_VIEW)
-    recent = AuditEvent.objects.filter(domain__in=audit_domains).order_by("-id")[:10]
-    mine = ApprovalRequest.objects.filter(submitter_id=request.user.pk)
-    mine = mine.select_related("domain")[:10]
-    return render(
-        request,
-        "console/dashboard.html",
-        {
-            "domains": domains,
-            "pending": _pending_for(request),
-            "mine": mine,
-            "recent_events": recent,
-        },
-    )
 
 
 @login_required

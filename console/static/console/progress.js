@@ -1,6 +1,7 @@
 // Progressive enhancement for long work (ceremonies, swaps, CRL runs): a section with
-// data-progress-url polls that JSON every two seconds and fills in its [data-field]
-// elements, until the answer says "done". Without script the page is simply static.
+// data-progress-url polls that JSON (every data-progress-every ms, 2000 by default) and
+// fills in its [data-field] elements, until the answer says "done". Without script the
+// page is simply static.
 (function () {
   "use strict";
   function show(section, data) {
@@ -14,6 +15,7 @@
   }
   function follow(section) {
     var url = section.dataset.progressUrl;
+    var every = parseInt(section.dataset.progressEvery || "2000", 10);
     function tick() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
@@ -25,9 +27,9 @@
             if (note) { note.remove(); }
             return;
           }
-          setTimeout(tick, 2000);
+          setTimeout(tick, every);
         })
-        .catch(function () { setTimeout(tick, 5000); });
+        .catch(function () { setTimeout(tick, Math.max(every, 5000)); });
     }
     setTimeout(tick, 1000);
   }
