@@ -40,7 +40,7 @@ def test_a_ceremony_from_the_form_to_a_new_ca(
         user.save()
 
     log_in(page, live_server.url, people.operator.username, f"pw-{people.operator.username}")
-    page.get_by_role("link", name="CAs").click()
+    page.get_by_role("link", name="CAs", exact=True).click()
     expect(page.get_by_test_id("ca-tree-alpha").locator("tbody tr")).to_have_count(2)
     page.get_by_role("link", name="Start a key ceremony").click()
     page.get_by_label("Domain").select_option("alpha")
@@ -79,7 +79,7 @@ def test_a_ceremony_from_the_form_to_a_new_ca(
     assert page.evaluate("window.notReloaded") is True
     assert CertificateAuthority.objects.get(slug="alpha-devices").parent == root
 
-    page.get_by_role("link", name="CAs").click()
+    page.get_by_role("link", name="CAs", exact=True).click()
     tree = page.get_by_test_id("ca-tree-alpha")
     expect(tree.locator("tbody tr")).to_have_count(3)
     expect(tree.locator('tr[data-ca="alpha-devices"]')).to_contain_text("active")
