@@ -25,9 +25,11 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Perm, domains_with, has_perm
+from audit.models import AuditEvent
 from config.errors import Conflict, Forbidden, Unavailable, reason_of
 from pki.crypto import certs
 from pki.models import (
+    CertificateAuthority,
     CertificateRequest,
     Domain,
     IssuedCertificate,
@@ -189,28 +191,33 @@ def _visible_certificates(user: User) -> QuerySet[IssuedCertificate]:
     return qs.select_related("domain", "ca", "profile_version__profile")
 
 
+FILTERS = ("domain", "ca", "profile", "status", "expires_within", "q")
+
+
 @login_required
 @require_GET
 def certificates(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     visible = domains_with(user, Perm.DOMAIN_VIEW)
     qs = _visible_certificates(user).order_by("-created_at", "-pk")
-    domain = request.GET.get("domain", "").strip()
-    q = request.GET.get("q", "").strip()[:200]
-    qs = filter_certificates(qs, {"domain": domain, "q": q})
+    params = {k: request.GET.get(k, "").strip()[:200] for k in FILTERS}
+    qs = filter_certificates(qs, params)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     mine = CertificateRequest.objects.filter(requested_by=user, domain__in=visible)
     mine = mine.select_related("domain", "profile", "certificate").order_by("-created_at")[:50]
-    filters = {k: v for k, v in (("domain", domain), ("q", q)) if v}
     return render(
         request,
         "console/certificates.html",
         {
             "page": page,
+            "params": params,
             "domains": visible.order_by("slug"),
-            "domain": domain,
-            "q": q,
-            "filter_query": urlencode(filters),
+            "cas": CertificateAuthority.objects.filter(domain__in=visible).order_by("slug"),
+            "profiles": sorted(
+                set(Profile.objects.filter(domain__in=visible).values_list("name", flat=True))
+            ),
+            "statuses": IssuedCertificate.Status.values,
+            "filter_query": urlencode({k: v for k, v in params.items() if v}),
             "mine": mine,
             "may_ask": bool(_requestable_profiles(user)),
         },
@@ -228,6 +235,9 @@ def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
     chain_pem = "".join(certs.der_to_pem(c) for c in cas.issuing_chain(cert.ca))
     via = CertificateRequest.objects.filter(certificate=cert).select_related("requested_by")
     revoked = Revocation.objects.filter(certificate=cert, released_at=None).first()
+    trail = AuditEvent.objects.filter(
+        object_type=IssuedCertificate._meta.label_lower, object_id=str(cert.pk)
+    ).order_by("id")
     return render(
         request,
         "console/certificate_detail.html",
@@ -239,6 +249,7 @@ def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
             "chain_pem": chain_pem,
             "via": via.first(),
             "revocation": revoked,
+            "trail": trail,
             "may_revoke": has_perm(_user(request), Perm.CERTS_REVOKE, cert.domain),
             "reasons": Reason.values,
             "pem_url": reverse("api:certificate-pem", kwargs={"serial": cert.serial}),

@@ -3,7 +3,10 @@ the console filter certificates the same way."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from pki.models import IssuedCertificate
 
@@ -18,12 +21,17 @@ _EXACT = {
 def filter_certificates(
     qs: QuerySet[IssuedCertificate], filters: dict[str, str]
 ) -> QuerySet[IssuedCertificate]:
-    """`filters` by name: domain, ca, profile, status (exact) and q (subject or a SAN
-    contains it); empty values are ignored."""
+    """`filters` by name: domain, ca, profile, status (exact), q (subject or a SAN contains
+    it) and expires_within (days: not yet expired, expiring within that many); empty or
+    unusable values are ignored."""
     for name, field in _EXACT.items():
         if filters.get(name):
             qs = qs.filter(**{field: filters[name]})
     q = filters.get("q")
     if q:
         qs = qs.filter(Q(subject__icontains=q) | Q(sans__icontains=q))
+    days = filters.get("expires_within", "")
+    if days.isdigit() and int(days) <= 36500:
+        now = timezone.now()
+        qs = qs.filter(not_after__gt=now, not_after__lte=now + timedelta(days=int(days)))
     return qs

@@ -166,7 +166,8 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
         # ?domain= is applied by scoped(); the rest here.
         params = self.request.query_params
         return filter_certificates(
-            qs, {k: params.get(k, "") for k in ("ca", "profile", "status", "q")}
+            qs,
+            {k: params.get(k, "") for k in ("ca", "profile", "status", "q", "expires_within")},
         )
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:

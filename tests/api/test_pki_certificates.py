@@ -299,6 +299,8 @@ def test_list_filters_and_paginates(pki, client, make_csr, beta_certificate):
     assert serials("status=revoked") == set()
     assert serials("domain=alpha") == {www, api}
     assert serials("domain=beta") == set()
+    assert serials("expires_within=3650") == {www, api}
+    assert serials("expires_within=1") == set()  # 90-day certificates
     page = client.get(f"{URL}?limit=1").json()
     assert page["count"] == 2 and len(page["results"]) == 1 and page["next"]
 

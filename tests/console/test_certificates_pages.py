@@ -210,6 +210,41 @@ def test_list_filters_by_domain_and_subject(pki, domain: Domain, make_user: Make
     assert one.serial not in elsewhere and "No certificate matches" in elsewhere
 
 
+def test_list_filters_by_ca_profile_status_and_expiry(
+    pki, domain: Domain, make_user: MakeUser
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pki.services import revocation
+
+    soon = _issue(domain, "soon.alpha.test")
+    later = _issue(domain, "later.alpha.test")
+    gone = _issue(domain, "gone.alpha.test")
+    IssuedCertificate.objects.filter(pk=soon.pk).update(
+        not_after=timezone.now() + timedelta(days=3)
+    )
+    revocation.revoke(gone, "keyCompromise")
+    client = logged_in(make_user("ann", Role.APPROVER, domain))
+
+    def listed(**params: str) -> set[str]:
+        page = client.get("/certificates/", params)
+        assert page.status_code == 200
+        return {c.serial for c in page.context["page"].object_list}
+
+    everything = {soon.serial, later.serial, gone.serial}
+    assert listed(ca=pki[1].slug) == everything and listed(ca=pki[0].slug) == set()
+    assert listed(profile="tls-server") == everything and listed(profile="nope") == set()
+    assert listed(status="revoked") == {gone.serial}
+    assert listed(status="valid") == {soon.serial, later.serial}
+    assert listed(expires_within="7") == {soon.serial}
+    assert listed(expires_within="junk") == everything  # ignored, not a 500
+
+    detail = client.get(f"/certificates/{gone.serial}/")
+    assert [e.action for e in detail.context["trail"]] == ["ca.issue", "ca.certificate.revoked"]
+
+
 @pytest.mark.parametrize("path", ["/certificates/", NEW, "/certificates/0A/"])
 def test_anonymous_is_sent_to_login(path: str) -> None:
     response = Client().get(path)
