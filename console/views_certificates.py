@@ -41,6 +41,7 @@ from pki.models import (
 from pki.selectors import filter_certificates
 from pki.services import cas, requests
 from pki.services.issuance import IssueRequest, issue
+from pki.services.profiles import preview
 
 MAX_CSR_BYTES = 64 * 1024
 PAGE_SIZE = 50
@@ -129,10 +130,15 @@ def certificate_new(request: HttpRequest) -> HttpResponse:
     form = CertificateForm(request.POST, request.FILES, profiles=profiles)
     context["form"] = form
     action = request.POST.get("action", "")
-    if action not in ("request", "issue"):
-        form.add_error(None, "choose “Request” or “Issue now”")
+    if action not in ("check", "request", "issue"):
+        form.add_error(None, "choose “Check”, “Request” or “Issue now”")
     if not form.is_valid():
         return render(request, "console/certificate_new.html", context, status=400)
+    if action == "check":  # the profile's verdict, nothing submitted
+        context["verdict"] = preview(
+            form.chosen, form.cleaned_data["csr_data"], protocol=Protocol.API
+        )
+        return render(request, "console/certificate_new.html", context)
     try:
         if action == "issue":
             return _issue_now(request, user, form)

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import record
-from pki.crypto.csr import CsrInfo
+from pki.crypto.csr import CsrError, CsrInfo, inspect
 from pki.crypto.names import EKUS, KEY_USAGES, SUBJECT_ATTRIBUTES
 from pki.models import CertificateAuthority, Domain, Profile, ProfileVersion, Protocol
 
@@ -116,6 +116,16 @@ def evaluate(
             f"a validity of {validity_days} days exceeds the profile's {spec.max_validity_days}"
         )
     return Verdict(not reasons, reasons)
+
+
+def preview(profile: Profile, csr: bytes | str, *, protocol: str) -> Verdict:
+    """The verdict the profile's active version would give `csr`: a dry run that records
+    nothing, for a person to see before submitting (issue() evaluates again)."""
+    try:
+        info = inspect(csr)
+    except CsrError as exc:
+        return Verdict(False, [f"csr: {exc}"])
+    return evaluate(ProfileSpec.parse(current(profile).spec), info, protocol=protocol)
 
 
 def _key_reasons(spec: ProfileSpec, csr: CsrInfo) -> list[str]:

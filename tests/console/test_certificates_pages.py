@@ -262,3 +262,20 @@ def test_anonymous_post_issues_nothing(pki, make_csr: MakeCsr) -> None:
 def test_nav_links_to_certificates(officer: User) -> None:
     html = logged_in(officer).get("/certificates/").content.decode()
     assert '<a href="/certificates/" aria-current="page">Certificates</a>' in html
+
+
+def test_check_shows_the_profile_verdict_and_submits_nothing(
+    officer: User, make_csr: MakeCsr
+) -> None:
+    client = logged_in(officer)
+    good = client.post(NEW, form(make_csr("ok.alpha.test"), "check"))
+    assert good.status_code == 200 and good.context["verdict"].allowed
+    assert "The profile accepts this CSR" in good.content.decode()
+    bad = client.post(NEW, form(make_csr("www.elsewhere.test", key="rsa1024"), "check"))
+    assert bad.status_code == 200 and not bad.context["verdict"].allowed
+    reasons = " ".join(bad.context["verdict"].reasons)
+    assert "RSA-1024" in reasons and "www.elsewhere.test" in reasons
+    junk = client.post(NEW, form(b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n", "check"))
+    assert junk.status_code == 200 and junk.context["verdict"].reasons[0].startswith("csr:")
+    assert not CertificateRequest.objects.exists() and not IssuedCertificate.objects.exists()
+    assert not ApprovalRequest.objects.exists()
