@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from console import views, views_certificates, views_revocation
+from console import views, views_certificates, views_revocation, views_truststores
 from console.login import LoginView
 
 app_name = "console"
@@ -26,6 +26,19 @@ urlpatterns = [
         r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/release$",
         views_revocation.certificate_release,
         name="certificate-release",
+    ),
+    path("truststores/", views_truststores.truststores, name="truststores"),
+    path("truststores/new", views_truststores.truststore_new, name="truststore-new"),
+    # At most 18 digits: a bigger number would overflow the database's bigint (a 500).
+    re_path(
+        r"^truststores/(?P<pk>[0-9]{1,18})/$",
+        views_truststores.truststore_detail,
+        name="truststore",
+    ),
+    re_path(
+        r"^truststores/(?P<pk>[0-9]{1,18})/bundle\.pem$",
+        views_truststores.truststore_bundle,
+        name="truststore-bundle",
     ),
     path("audit/", views.audit_log, name="audit"),
     path("login/", LoginView.as_view(), name="login"),
