@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -171,6 +171,7 @@ def truststore_new(request: HttpRequest) -> HttpResponse:
             except (PermissionDenied, ValidationError) as exc:
                 # The service stored nothing: a refused bundle never reaches the database.
                 form.add_error(None, reason_of(exc))
+                _forget_paste(form, request.POST)
             else:
                 messages.success(
                     request,
@@ -178,9 +179,18 @@ def truststore_new(request: HttpRequest) -> HttpResponse:
                     f"certificate(s), verdict {created.verdict}. Someone else must approve it.",
                 )
                 return redirect("console:truststore", pk=created.pk)
+        elif "PRIVATE KEY" in str(request.POST.get("bundle_text", "")):
+            _forget_paste(form, request.POST)
     else:
         form = TruststoreForm(initial=_initial(request, user), domains=domains)
     return render(request, "console/truststore_new.html", {"form": form})
+
+
+def _forget_paste(form: TruststoreForm, post: QueryDict) -> None:
+    """A refused paste is not sent back to the browser: it may hold a private key."""
+    data = post.copy()
+    data["bundle_text"] = ""
+    form.data = data
 
 
 @login_required

@@ -171,6 +171,7 @@ def test_bad_bundles_show_the_reason_and_store_nothing(label: str, domain: Domai
     page = response.content.decode()
     assert reason in page and "Nothing was stored" in page, (label, page[-3000:])
     assert nothing_stored(), label
+    assert "BEGIN PRIVATE KEY" not in page, label  # a refused paste is never echoed back
 
 
 @pytest.mark.parametrize(
