@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Perm, domains_with, has_perm
 from approvals.models import Decision
-from approvals.services import may_decide
+from approvals.services import approvals_count, may_decide
 from config.errors import Conflict, reason_of
 from console.forms_truststores import TruststoreForm
 from console.views_certificates import _user
@@ -214,6 +214,7 @@ def truststore_detail(request: HttpRequest, pk: str) -> HttpResponse:
             "comparison": services.compare_now(item),
             "deployments": deployments,
             "decisions": approval.decisions.select_related("approver") if approval else [],
+            "approvals": approvals_count(approval) if approval else 0,
             "cannot_decide": may_decide(approval, user) if approval else "no approval request",
             "can_cancel": item.state == State.PENDING and item.submitted_by_id == user.pk,
             "can_retry": item.state == State.APPROVED

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, TestCase
 
-from accounts.roles import Role
+from accounts.roles import Role, grant_role
 from approvals.models import ApprovalRequest
 from pki.models import Domain
 from tests.conftest import MakeUser
-from tests.truststores.certs import chain, good_bundle
+from tests.truststores.certs import chain, failing_bundle, good_bundle
 from truststores import deploy, services, tasks
 from truststores.models import Deployment, DeploymentTarget, TruststoreRequest
 
@@ -253,8 +253,6 @@ def test_approve_reject_cancel_rules(domain: Domain, sam: User, ann: User, make_
 
 
 def test_a_failing_bundle_cannot_be_approved_on_the_page(domain: Domain, sam: User, ann: User):
-    from tests.truststores.certs import failing_bundle
-
     request = submitted(domain, sam, failing_bundle())
     client = logged_in(ann)
     page = client.get(f"/truststores/{request.pk}/").content.decode()
@@ -323,9 +321,6 @@ def test_failed_deployment_shows_and_can_be_retried(
 
     queued: list[int] = []
     monkeypatch.setattr(tasks.deploy_request, "delay", queued.append)
-    with_hooks: Any
-    from django.test import TestCase
-
     with TestCase.captureOnCommitCallbacks(execute=True) as with_hooks:
         assert "deployment queued again" in decide(logged_in(ann), request, "retry")
     assert with_hooks and queued == [request.pk]
@@ -347,3 +342,25 @@ def test_approvals_queue_shows_truststore_requests_and_leads_to_their_page(
     assert f"/approvals/{request.approval_id}/" not in other
     response = client.get(f"/approvals/{request.approval_id}/")
     assert response.status_code == 302 and response["Location"] == f"/truststores/{request.pk}/"
+
+
+def test_several_domains_get_a_selector_and_each_its_own_requests(
+    domain: Domain, other_domain: Domain, sam: User, make_user: MakeUser
+):
+    both = make_user("bo", Role.AUDITOR, domain)
+    grant_role(both, Role.RA_OFFICER, other_domain)
+    mine = submitted(domain, sam, name="alpha roots")
+    theirs = submitted(other_domain, both, name="beta roots")
+    client = logged_in(both)
+    alpha = client.get("/truststores/").content.decode()
+    assert 'id="f-domain"' in alpha and '<option value="beta">' in alpha
+    assert "alpha roots" in alpha and "beta roots" not in alpha
+    assert "New request" not in alpha  # an auditor in alpha
+    beta = client.get("/truststores/?domain=beta").content.decode()
+    assert "beta roots" in beta and "alpha roots" not in beta and "New request" in beta
+    new = client.get("/truststores/new?type=mtls&domain=alpha").content.decode()
+    assert '<option value="alpha"' not in new  # may submit in beta only
+    for request in (mine, theirs):
+        assert client.get(f"/truststores/{request.pk}/").status_code == 200
+    single = logged_in(sam).get("/truststores/").content.decode()
+    assert 'id="f-domain"' not in single and "Truststores of alpha" in single
