@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.roles import Perm, domains_with
+from console.views_truststores import may_see_truststores
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -16,6 +17,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ("Profiles", reverse("console:profiles")),
         ("CAs", reverse("console:cas")),
     ]
+    if may_see_truststores(user):
+        items.append(("Truststores", reverse("console:truststores")))
     if user.is_superuser or domains_with(user, Perm.AUDIT_VIEW).exists():
         items.append(("Audit log", reverse("console:audit")))
     if user.is_staff:

@@ -9,6 +9,7 @@ from console import (
     views_dashboard,
     views_profiles,
     views_revocation,
+    views_truststores,
 )
 from console.login import LoginView
 
@@ -50,6 +51,19 @@ urlpatterns = [
     path("audit/", views_audit.audit_log, name="audit"),
     path("audit/<int:pk>/", views_audit.audit_event, name="audit-event"),
     path("audit/verify", views_audit.audit_verify, name="audit-verify"),
+    path("truststores/", views_truststores.truststores, name="truststores"),
+    path("truststores/new", views_truststores.truststore_new, name="truststore-new"),
+    # At most 18 digits: a bigger number would overflow the database's bigint (a 500).
+    re_path(
+        r"^truststores/(?P<pk>[0-9]{1,18})/$",
+        views_truststores.truststore_detail,
+        name="truststore",
+    ),
+    re_path(
+        r"^truststores/(?P<pk>[0-9]{1,18})/bundle\.pem$",
+        views_truststores.truststore_bundle,
+        name="truststore-bundle",
+    ),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

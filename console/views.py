@@ -14,10 +14,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.roles import Perm, domains_with, has_perm
+from approvals.kinds import registered as registered_kinds
 from approvals.models import ApprovalRequest
 from approvals.services import approvals_count, approve, cancel, may_decide, reject
 from config.errors import Conflict, reason_of
-from console import health
+from console import health, views_truststores
+from truststores.services import KIND as TRUSTSTORE_KIND
 
 
 @never_cache
@@ -34,21 +36,28 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _pending_for(request: HttpRequest) -> list[ApprovalRequest]:
-    pending = (
-        ApprovalRequest.objects.filter(
-            state=ApprovalRequest.State.PENDING,
-            domain__in=domains_with(request.user, Perm.DOMAIN_VIEW),
-        )
-        .select_related("domain", "submitter")
-        .order_by("created_at")[:200]
+def _pending_for(request: HttpRequest, kind: str = "") -> list[ApprovalRequest]:
+    pending = ApprovalRequest.objects.filter(
+        state=ApprovalRequest.State.PENDING,
+        domain__in=domains_with(request.user, Perm.DOMAIN_VIEW),
     )
+    if kind:
+        pending = pending.filter(kind=kind)
+    pending = pending.select_related("domain", "submitter").order_by("created_at")[:200]
     return [r for r in pending if may_decide(r, request.user) is None]
 
 
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/approvals.html", {"pending": _pending_for(request)})
+    kinds = sorted(k.name for k in registered_kinds())
+    kind = request.GET.get("kind", "")
+    if kind not in kinds:
+        kind = ""
+    return render(
+        request,
+        "console/approvals.html",
+        {"pending": _pending_for(request, kind), "kinds": kinds, "kind": kind},
+    )
 
 
 @login_required
@@ -58,6 +67,12 @@ def approval_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(f"you hold no role in domain {item.domain.slug}")
     if request.method == "POST":
         return _decide(request, item)
+    if item.kind == TRUSTSTORE_KIND:
+        # The truststore request's page has the validation table and the comparison beside
+        # the same decision buttons: approvers see everything in one place.
+        target = views_truststores.approval_redirect(item.pk)
+        if target is not None:
+            return redirect(target)
     return render(
         request,
         "console/approval_detail.html",
