@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import http.client
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -39,7 +40,12 @@ from tests.pki.ocsp_helpers import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = iter(range(18610, 18690))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _database_url() -> str:
@@ -49,7 +55,9 @@ def _database_url() -> str:
 
 
 def start_responder(workers: int = 2, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = next(PORTS)
+    # A port nobody holds now: the responder binds with SO_REUSEPORT, so a fixed port shared
+    # with another test run (a second checkout) would silently split the connections.
+    port = free_port()
     child_env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
