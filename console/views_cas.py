@@ -17,7 +17,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -159,7 +159,7 @@ class CeremonyForm(forms.Form):
 def ceremony_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not domains_with(user, Perm.CEREMONIES_PROPOSE).exists():
-        raise Http404("you may not propose CA operations in any domain")
+        raise PermissionDenied(f"you hold {Perm.CEREMONIES_PROPOSE.value} in no domain")
     form = CeremonyForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

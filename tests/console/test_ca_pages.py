@@ -115,8 +115,8 @@ def test_who_may_see_and_start(
     rachel = logged_in(make_user("rachel", Role.RA_OFFICER, domain))
     assert rachel.get("/cas/").status_code == 200
     assert "Start a key ceremony" not in rachel.get("/cas/").content.decode()
-    assert rachel.get("/ceremonies/new").status_code == 404
-    assert rachel.post("/ceremonies/new", ceremony_form(people)).status_code == 404
+    assert rachel.get("/ceremonies/new").status_code == 403
+    assert rachel.post("/ceremonies/new", ceremony_form(people)).status_code == 403
     assert rachel.get(f"/ceremonies/{ceremony.pk}/").status_code == 200
 
     stranger = logged_in(make_user("sven", Role.OPERATOR, other_domain))
