@@ -16,6 +16,7 @@ from guardian.admin import GuardedModelAdmin
 from accounts.roles import Perm, has_perm
 from approvals.services import approvals_count
 from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin, ReadOnlyMixin
+from audit.services import record
 from config.errors import Conflict, NotFound, reason_of
 from pki.crypto import certs, pkcs
 from pki.crypto.keys import KeyBackendError
@@ -125,9 +126,26 @@ class CertificateAuthorityAdmin(ReadOnlyAdmin):
     readonly_fields = _CA_FIELDS
     inlines = [CrossCertificateInline]
 
+    actions = ["publish_crls"]
+
     @admin.display(description="certificate (PEM)")
     def certificate_pem(self, obj: CertificateAuthority) -> str:
         return _pem(obj.certificate)
+
+    @admin.action(description="Publish a complete and a delta CRL now")
+    def publish_crls(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> None:
+        from pki.services import crls
+        from pki.tasks.crls import generate_crl
+
+        for ca in queryset.select_related("domain"):
+            if not crls.publishes(ca):
+                self.message_user(request, f"{ca.slug}: publishes no CRLs here", messages.ERROR)
+                continue
+            # The worker signs (the key may sit in an HSM); the web request only asks.
+            generate_crl.delay(ca.pk)
+            generate_crl.delay(ca.pk, delta=True)
+            record("pki.crl.requested", actor=request.user, domain=ca.domain, obj=ca)
+            self.message_user(request, f"{ca.slug}: CRLs queued", messages.SUCCESS)
 
     @admin.display(description="upstream CA")
     def upstream_ca(self, obj: CertificateAuthority) -> str:

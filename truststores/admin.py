@@ -3,9 +3,15 @@ truststores.services and the approval engine, never an edited row. Deployment ta
 configured here, and only here, by admins: they name files the worker writes and commands it
 runs, which is not something to open to an API token. Each change is an audit event."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
+from config.errors import Conflict, reason_of
+from truststores import deploy
 from truststores.models import Deployment, DeploymentTarget, TruststoreRequest
 
 
@@ -23,6 +29,19 @@ class TruststoreRequestAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["truststore_type", "state", "domain"]
     search_fields = ["name", "description", "submitted_by__username"]
+    actions = ["retry_deployment"]
+
+    @admin.action(description="Retry the deployment (approved requests)")
+    def retry_deployment(self, request: HttpRequest, queryset: QuerySet[TruststoreRequest]) -> None:
+        user = request.user
+        assert isinstance(user, User)  # the admin site lets only staff users in
+        for item in queryset.select_related("domain"):
+            try:
+                deploy.retry(item, user, "from the admin")
+            except (PermissionDenied, Conflict) as exc:
+                self.message_user(request, f"#{item.pk}: {reason_of(exc)}", messages.ERROR)
+            else:
+                self.message_user(request, f"#{item.pk}: deployment queued", messages.SUCCESS)
 
 
 @admin.register(DeploymentTarget)

@@ -101,3 +101,47 @@ def test_every_model_of_ours_is_in_the_admin_and_its_list_opens(admin_client):
         url = f"/admin/{opts.app_label}/{opts.model_name}/"
         assert admin_client.get(url).status_code == 200, url
         assert admin_client.get(url, {"q": "x"}).status_code == 200, url
+
+
+def said(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_admin_actions_go_through_the_services(admin_client, domain, make_user, tmp_path):
+    from pki.crypto.keys import KeyAlgorithm
+    from pki.services import hierarchy
+    from tests.truststores.certs import good_bundle
+    from truststores import deploy, services
+    from truststores.models import DeploymentTarget
+
+    _root, issuing = hierarchy.create_local_pki(domain, KeyAlgorithm.EC_P256)
+    answer = admin_client.post(
+        "/admin/pki/certificateauthority/",
+        {"action": "publish_crls", "_selected_action": [issuing.pk]},
+        follow=True,
+    )
+    assert said(answer) == [f"{issuing.slug}: CRLs queued"]
+    assert AuditEvent.objects.filter(action="pki.crl.requested", object_id=str(issuing.pk)).exists()
+
+    sam = make_user("sam", Role.RA_OFFICER, domain)
+    ann = make_user("ann", Role.APPROVER, domain)
+    pending = services.submit(domain, sam, name="p", truststore_type="est", bundle=good_bundle())
+    DeploymentTarget.objects.create(
+        domain=domain,
+        truststore_type="mtls",
+        path=str(tmp_path / "m.pem"),
+        reload_command=["false"],
+    )
+    failed = services.approve(
+        services.submit(domain, sam, name="f", truststore_type="mtls", bundle=good_bundle()), ann
+    )
+    assert deploy.deploy(failed.pk) == deploy.Outcome.FAILED
+    answer = admin_client.post(
+        "/admin/truststores/truststorerequest/",
+        {"action": "retry_deployment", "_selected_action": [pending.pk, failed.pk]},
+        follow=True,
+    )
+    [queued, refused] = said(answer)  # newest first
+    assert refused.startswith(f"#{pending.pk}: truststore request #{pending.pk} is Pending")
+    assert queued == f"#{failed.pk}: deployment queued"
+    assert AuditEvent.objects.filter(action="truststores.deploy.retried").count() == 1
