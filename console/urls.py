@@ -60,6 +60,11 @@ urlpatterns = [
         name="truststore",
     ),
     re_path(
+        r"^truststores/(?P<pk>[0-9]{1,18})/status$",
+        views_truststores.truststore_status,
+        name="truststore-status",
+    ),
+    re_path(
         r"^truststores/(?P<pk>[0-9]{1,18})/bundle\.pem$",
         views_truststores.truststore_bundle,
         name="truststore-bundle",

@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -224,8 +224,31 @@ def truststore_detail(request: HttpRequest, pk: str) -> HttpResponse:
             "can_resubmit": bool(item.bundle)
             and has_perm(user, Perm.TRUSTSTORES_SUBMIT, item.domain),
             "tab_query": urlencode({"type": item.truststore_type, "domain": item.domain.slug}),
+            "progress": _progress(item),
         },
     )
+
+
+def _progress(item: TruststoreRequest) -> dict[str, Any]:
+    """The swap as the detail page follows it (console/static/console/progress.js)."""
+    deployments = list(item.deployments.all())
+    done = sum(1 for d in deployments if d.state == Deployment.State.DONE)
+    return {
+        "state": item.state,
+        "stateClass": item.state.lower(),
+        "error": item.error,
+        "deployed": f"{done} of {len(deployments)} target{'s' if len(deployments) != 1 else ''}"
+        if deployments
+        else "—",
+        # Nothing more will happen without a person: decided, finished, or failed.
+        "done": item.state != State.APPROVED or bool(item.error),
+    }
+
+
+@login_required
+@require_GET
+def truststore_status(request: HttpRequest, pk: str) -> JsonResponse:
+    return JsonResponse(_progress(_request_for(_user(request), int(pk))))
 
 
 def _act(request: HttpRequest, user: User, item: TruststoreRequest) -> HttpResponse:

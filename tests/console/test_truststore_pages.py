@@ -327,6 +327,45 @@ def test_failed_deployment_shows_and_can_be_retried(
     assert "Not done" in decide(logged_in(sam), request, "retry")
 
 
+def test_the_status_json_follows_the_swap(
+    domain: Domain, other_domain: Domain, sam: User, ann: User, make_user: MakeUser, tmp_path: Path
+):
+    target = DeploymentTarget.objects.create(
+        domain=domain,
+        truststore_type="mtls",
+        path=str(tmp_path / "m.pem"),
+        reload_command=["false"],
+    )
+    request = services.approve(submitted(domain, sam), ann)
+    url = f"/truststores/{request.pk}/status"
+    running = logged_in(sam).get(url).json()
+    assert running == {
+        "state": "Approved",
+        "stateClass": "approved",
+        "error": "",
+        "deployed": "—",
+        "done": False,
+    }
+    assert (
+        'data-progress-url="' + url
+        in logged_in(sam).get(f"/truststores/{request.pk}/").content.decode()
+    )
+    assert deploy.deploy(request.pk) == deploy.Outcome.FAILED
+    failed = logged_in(sam).get(url).json()
+    assert (
+        failed["done"]
+        and "exited with 1" in failed["error"]
+        and failed["deployed"] == "0 of 1 target"
+    )
+    target.reload_command = []
+    target.save()
+    TruststoreRequest.objects.filter(pk=request.pk).update(error="")
+    assert deploy.deploy(request.pk) == deploy.Outcome.READY
+    ready = logged_in(sam).get(url).json()
+    assert ready["state"] == "Ready" and ready["done"]
+    assert logged_in(make_user("sven", Role.AUDITOR, other_domain)).get(url).status_code == 404
+
+
 def test_approvals_queue_shows_truststore_requests_and_leads_to_their_page(
     domain: Domain, sam: User, ann: User
 ):

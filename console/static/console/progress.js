@@ -10,7 +10,7 @@
       if (value === null || value === undefined || value === "") { value = "—"; }
       if (typeof value === "object") { value = Object.keys(value).length ? JSON.stringify(value) : "—"; }
       el.textContent = String(value);
-      if (el.classList.contains("state") && data.state) { el.className = "state state-" + data.state; }
+      if (el.classList.contains("state") && data.state) { el.className = "state state-" + (data.stateClass || data.state); }
     });
   }
   function follow(section) {
