@@ -45,6 +45,8 @@ urlpatterns = [
         name="profile-edit",
     ),
     path("cas/", views_cas.ca_list, name="cas"),
+    path("cas/<slug:slug>/crl", views_cas.ca_publish_crl, name="ca-publish-crl"),
+    path("cas/<slug:slug>/status", views_cas.ca_status, name="ca-status"),
     path("ceremonies/new", views_cas.ceremony_new, name="ceremony-new"),
     path("ceremonies/<int:pk>/", views_cas.ceremony_detail, name="ceremony"),
     path("ceremonies/<int:pk>/status", views_cas.ceremony_status, name="ceremony-status"),

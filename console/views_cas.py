@@ -20,8 +20,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm, domains_with, has_perm, users_with
 from approvals.models import Decision
@@ -29,7 +30,8 @@ from approvals.services import approvals_count
 from config.errors import reason_of
 from pki.models import Ceremony, CertificateAuthority, Crl, Domain, OcspResponder
 from pki.services import cas as ca_urls
-from pki.services import ceremonies
+from pki.services import ceremonies, crls
+from pki.services.crls import request_crls
 
 Op = Ceremony.Operation
 # Imports carry a key or a PKCS#12: those go through the API or the admin, not a web form.
@@ -104,8 +106,12 @@ def _tree(domain: Domain) -> list[CaRow]:
 def ca_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     domains = list(domains_with(user, Perm.DOMAIN_VIEW).order_by("slug"))
+    following = request.GET.get("following", "")
     context = {
         "trees": [(d, _tree(d)) for d in domains],
+        "may_publish": {d.pk for d in domains if has_perm(user, Perm.CERTS_REVOKE, d)},
+        "following": following,
+        "after": request.GET.get("after", "0"),
         "may_propose": any(has_perm(user, Perm.CEREMONIES_PROPOSE, d) for d in domains),
         "ceremonies": Ceremony.objects.filter(domain__in=domains)
         .select_related("domain", "approval", "started_by")
@@ -236,3 +242,55 @@ def ceremony_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def ceremony_status(request: HttpRequest, pk: int) -> JsonResponse:
     ceremony = _ceremony(_user(request), pk)
     return JsonResponse(_progress(ceremony))
+
+
+def _visible_ca(user: User, slug: str) -> CertificateAuthority:
+    found = (
+        CertificateAuthority.objects.select_related("domain")
+        .filter(slug=slug, domain__in=domains_with(user, Perm.DOMAIN_VIEW))
+        .first()
+    )
+    if found is None:
+        raise Http404("no such CA")
+    return found
+
+
+def _latest_crl(ca: CertificateAuthority) -> Crl | None:
+    return Crl.objects.filter(ca=ca, delta=False).order_by("-number").first()
+
+
+@login_required
+@require_POST
+def ca_publish_crl(request: HttpRequest, slug: str) -> HttpResponse:
+    """Queue a complete and a delta CRL (the worker signs; the key may be in an HSM), then
+    follow the run on the CAs page."""
+    user = _user(request)
+    ca = _visible_ca(user, slug)
+    if not has_perm(user, Perm.CERTS_REVOKE, ca.domain):
+        raise PermissionDenied(f"you do not hold {Perm.CERTS_REVOKE.value} in {ca.domain.slug}")
+    if not crls.publishes(ca):
+        messages.error(request, f"{ca.slug} publishes no CRLs here")
+        return redirect("console:cas")
+    latest = _latest_crl(ca)
+    request_crls(ca, user, via="console")
+    messages.success(request, f"CRLs for {ca.slug} queued.")
+    after = latest.number if latest else 0
+    return redirect(f"{reverse('console:cas')}?following={ca.slug}&after={after}#ca-{ca.slug}")
+
+
+@login_required
+@require_GET
+def ca_status(request: HttpRequest, slug: str) -> JsonResponse:
+    """The CA's latest complete CRL; done once it is newer than ?after=<number>."""
+    ca = _visible_ca(_user(request), slug)
+    latest = _latest_crl(ca)
+    after = request.GET.get("after", "")
+    number = latest.number if latest else 0
+    return JsonResponse(
+        {
+            "crlNumber": number or "none yet",
+            "crlNextUpdate": latest.next_update.strftime("%Y-%m-%d %H:%M") if latest else "—",
+            "crlEntries": latest.entries if latest else 0,
+            "done": not after.isdigit() or number > int(after),
+        }
+    )

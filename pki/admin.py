@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -16,7 +17,6 @@ from guardian.admin import GuardedModelAdmin
 from accounts.roles import Perm, has_perm
 from approvals.services import approvals_count
 from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin, ReadOnlyMixin
-from audit.services import record
 from config.errors import Conflict, NotFound, reason_of
 from pki.crypto import certs, pkcs
 from pki.crypto.keys import KeyBackendError
@@ -135,16 +135,14 @@ class CertificateAuthorityAdmin(ReadOnlyAdmin):
     @admin.action(description="Publish a complete and a delta CRL now")
     def publish_crls(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> None:
         from pki.services import crls
-        from pki.tasks.crls import generate_crl
 
+        user = request.user
+        assert isinstance(user, User)  # the admin site lets only staff users in
         for ca in queryset.select_related("domain"):
             if not crls.publishes(ca):
                 self.message_user(request, f"{ca.slug}: publishes no CRLs here", messages.ERROR)
                 continue
-            # The worker signs (the key may sit in an HSM); the web request only asks.
-            generate_crl.delay(ca.pk)
-            generate_crl.delay(ca.pk, delta=True)
-            record("pki.crl.requested", actor=request.user, domain=ca.domain, obj=ca)
+            crls.request_crls(ca, user, via="admin")
             self.message_user(request, f"{ca.slug}: CRLs queued", messages.SUCCESS)
 
     @admin.display(description="upstream CA")

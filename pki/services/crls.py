@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -103,6 +104,18 @@ def schedule(ca: CertificateAuthority) -> None:
     ca_id = ca.pk
     # robust: the revocation has committed; a failure here is logged and beat catches up.
     transaction.on_commit(lambda: _request(ca_id), robust=True)
+
+
+def request_crls(ca: CertificateAuthority, actor: User, *, via: str) -> None:
+    """A person asks for a complete and a delta CRL now (console, admin): recorded, and
+    queued for the worker once recorded (the key may sit in an HSM: the web never signs)."""
+    from pki.tasks.crls import generate_crl
+
+    ca_id = ca.pk
+    with transaction.atomic():
+        record("pki.crl.requested", actor=actor, domain=ca.domain, obj=ca, details={"via": via})
+        transaction.on_commit(lambda: generate_crl.delay(ca_id), robust=True)
+        transaction.on_commit(lambda: generate_crl.delay(ca_id, delta=True), robust=True)
 
 
 def on_created(ca: CertificateAuthority) -> None:

@@ -84,3 +84,39 @@ def test_a_ceremony_from_the_form_to_a_new_ca(
     expect(tree.locator("tbody tr")).to_have_count(3)
     expect(tree.locator('tr[data-ca="alpha-devices"]')).to_contain_text("active")
     assert page_log.errors() == []
+
+
+def test_a_crl_run_is_followed_in_place(
+    page: Page,
+    page_log: PageLog,
+    live_server: Any,
+    pki: Any,
+    people: People,
+    worker: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pki.tasks import crls as crl_tasks
+
+    issuing = pki[1]
+    # The button queues generate_crl; here it goes to the real worker.
+    monkeypatch.setattr(
+        crl_tasks.generate_crl,
+        "delay",
+        lambda *args, **kw: worker.send(crl_tasks.generate_crl, *args, *kw.values()),
+    )
+    people.operator.set_password("pw-op")
+    people.operator.save()
+    log_in(page, live_server.url, people.operator.username, "pw-op")
+    page.goto(live_server.url + "/cas/")
+    number = page.get_by_test_id(f"crl-number-{issuing.slug}")
+    expect(number).to_have_text("none yet")
+    page.locator(f'tr[data-ca="{issuing.slug}"]').get_by_role(
+        "button", name="Publish CRLs now"
+    ).click()
+    expect(page.locator(".messages")).to_contain_text(f"CRLs for {issuing.slug} queued.")
+    page.evaluate("window.notReloaded = true")
+    expect(number).not_to_have_text("none yet", timeout=60_000)
+    assert int(number.inner_text()) >= 1
+    assert page.evaluate("window.notReloaded") is True
+    expect(page.locator(f'tr[data-ca="{issuing.slug}"] [data-live]')).to_have_count(0)
+    assert page_log.errors() == []

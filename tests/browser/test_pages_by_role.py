@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from accounts.roles import Role
 from approvals.models import ApprovalRequest
@@ -143,3 +143,18 @@ def test_screenshots_of_the_main_pages(
         out = folder / f"{name}.png"
         page.screenshot(path=str(out), full_page=True)
         assert out.stat().st_size > 5_000  # a rendered page, not a blank one
+
+
+def test_an_auditor_verifies_the_chain_from_the_log(
+    page: Page, live_server: Any, estate: dict[str, Any]
+) -> None:
+    log_in(page, live_server.url, "auditor", "pw-auditor")
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("Action starts with").fill("truststores.")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.get_by_test_id("audit-events").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("truststores.request.submitted")
+    page.get_by_role("button", name="Verify the chain").click()
+    expect(page.get_by_test_id("chain-result")).to_contain_text("The chain verifies")
+    assert AuditEvent.objects.filter(action="audit.chain.verified").count() == 1

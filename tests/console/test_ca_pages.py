@@ -12,6 +12,7 @@ from django.test import Client
 
 from accounts.roles import Role
 from approvals.tasks import run_action
+from audit.models import AuditEvent
 from pki.models import Ceremony, CertificateAuthority, Domain
 from pki.services import crls
 from tests.conftest import MakeUser
@@ -126,3 +127,27 @@ def test_who_may_see_and_start(
     # A custodian of another domain cannot be named here.
     answer = stranger.post("/ceremonies/new", ceremony_form(people, domain="alpha"))
     assert answer.status_code == 200 and not Ceremony.objects.exclude(pk=ceremony.pk).exists()
+
+
+def test_publishing_crls_is_queued_and_followed(
+    pki: Any, people: People, domain: Domain, make_user: MakeUser
+) -> None:
+    issuing = pki[1]
+    operator = logged_in(people.operator)
+    before = operator.get(f"/cas/{issuing.slug}/status").json()
+    answer = operator.post(f"/cas/{issuing.slug}/crl")
+    assert answer.status_code == 302
+    after = before["crlNumber"] if isinstance(before["crlNumber"], int) else 0
+    assert answer["Location"] == f"/cas/?following={issuing.slug}&after={after}#ca-{issuing.slug}"
+    page = operator.get(answer["Location"]).content.decode()
+    assert f'data-progress-url="/cas/{issuing.slug}/status?after={after}"' in page
+    status = f"/cas/{issuing.slug}/status?after={after}"
+    assert operator.get(status).json()["done"] is False
+    crls.publish(issuing.pk, delta=False)  # what the queued task does in the worker
+    assert operator.get(status).json()["done"] is True
+    assert AuditEvent.objects.filter(action="pki.crl.requested").count() == 1
+
+    auditor = logged_in(make_user("audrey", Role.AUDITOR, domain))
+    assert auditor.post(f"/cas/{issuing.slug}/crl").status_code == 403
+    assert auditor.get(f"/cas/{issuing.slug}/crl").status_code == 405
+    assert "Publish CRLs now" not in auditor.get("/cas/").content.decode()
