@@ -7,6 +7,7 @@ from console import (
     views_cas,
     views_certificates,
     views_dashboard,
+    views_keygen,
     views_profiles,
     views_revocation,
     views_truststores,
@@ -22,6 +23,7 @@ urlpatterns = [
     path("approvals/<int:pk>/", views.approval_detail, name="approval"),
     path("certificates/", views_certificates.certificates, name="certificates"),
     path("certificates/new", views_certificates.certificate_new, name="certificate-new"),
+    path("certificates/new-key", views_keygen.certificate_keygen, name="certificate-keygen"),
     re_path(
         r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/$",
         views_certificates.certificate_detail,

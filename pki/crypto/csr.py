@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -11,7 +12,9 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
 
+from pki.crypto.keys import KeyAlgorithm, hash_for
 from pki.crypto.names import eku_name, name_pairs
 
 
@@ -136,3 +139,35 @@ def _key_facts(public_key: object) -> tuple[str, int, str | None]:
     if isinstance(public_key, ed448.Ed448PublicKey):
         return "ed448", 456, None
     return "other", 0, None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    private_key_pkcs8: bytes  # DER, unencrypted: the caller hands it out once, then drops it
+    csr_der: bytes
+
+
+def new_key_and_csr(
+    algorithm: KeyAlgorithm, common_name: str, dns_names: list[str], ip_addresses: list[str]
+) -> NewKey:
+    """A fresh key and a CSR for it (RFC 2986), for a certificate whose key the server makes:
+    the CSR goes through the same profile check as any other."""
+    from pki.crypto.backends.software import generate_private_key
+
+    key = generate_private_key(algorithm)
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
+    try:
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+        builder = x509.CertificateSigningRequestBuilder().subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        )
+    except ValueError as exc:
+        raise CsrError(str(exc)) from None
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    digest = hash_for(algorithm)
+    csr = builder.sign(key, digest)  # type: ignore[arg-type]
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return NewKey(pkcs8, csr.public_bytes(serialization.Encoding.DER))

@@ -52,6 +52,7 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
             {"admin", "operator", "ra_officer", "outsider"},
             set(),
         ),
+        ("certificate-keygen", "/certificates/new-key", {"admin", "operator"}, set()),
         ("certificate", f"/certificates/{serial}/", ALPHA, {"outsider"}),
         ("profiles", "/profiles/", ALL, set()),
         ("profile", "/profiles/alpha/tls-server/", ALPHA, {"outsider"}),

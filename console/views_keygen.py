@@ -1,0 +1,136 @@
+"""A certificate whose key the server makes (issue 9, item 3), delivered once as a
+password-protected PKCS#12 (RFC 7292): the key lives only in this request's memory, is
+never stored, and the answer to the POST is the file itself.
+
+Only for "Issue now" (certs.issue): a request waiting for approval would have to keep the
+key somewhere until someone decides, which is exactly what this page avoids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from accounts.roles import Perm, domains_with
+from config.errors import Conflict, Forbidden, Unavailable, reason_of
+from pki.crypto import pkcs
+from pki.crypto.csr import CsrError, new_key_and_csr
+from pki.crypto.keys import KeyAlgorithm
+from pki.models import Profile, Protocol
+from pki.services import cas
+from pki.services.issuance import IssueRequest, issue
+
+ALGORITHMS = [
+    (KeyAlgorithm.EC_P256.value, "EC P-256"),
+    (KeyAlgorithm.EC_P384.value, "EC P-384"),
+    (KeyAlgorithm.RSA_2048.value, "RSA 2048"),
+    (KeyAlgorithm.RSA_3072.value, "RSA 3072"),
+]
+MIN_PASSWORD = 12
+
+
+class KeygenForm(forms.Form):
+    profile = forms.ChoiceField(label="Domain / profile")
+    common_name = forms.CharField(label="Common name", max_length=64)
+    dns_names = forms.CharField(
+        label="DNS names (comma-separated)", required=False, max_length=2000
+    )
+    ip_addresses = forms.CharField(
+        label="IP addresses (comma-separated)", required=False, max_length=1000
+    )
+    algorithm = forms.ChoiceField(label="Key", choices=ALGORITHMS)
+    password = forms.CharField(
+        label="PKCS#12 password", min_length=MIN_PASSWORD, max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+    )  # fmt: skip
+    password_again = forms.CharField(
+        label="The password again", max_length=200, widget=forms.PasswordInput(render_value=False)
+    )
+
+    def __init__(self, *args: Any, profiles: dict[str, Profile], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.profiles = profiles
+        choices = [(key, f"{p.domain.slug} / {p.name}") for key, p in profiles.items()]
+        self.fields["profile"].choices = choices  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            raise ValidationError("the two passwords differ")
+        return data
+
+    @staticmethod
+    def listed(value: str) -> list[str]:
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _issuing_profiles(user: User) -> dict[str, Profile]:
+    found = Profile.objects.filter(
+        domain__in=domains_with(user, Perm.CERTS_ISSUE), current_version__gt=0
+    ).select_related("domain")
+    return {f"{p.domain.slug}/{p.name}": p for p in found.order_by("domain__slug", "name")}
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def certificate_keygen(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)  # login_required let no one else in
+    profiles = _issuing_profiles(user)
+    if not profiles:
+        raise PermissionDenied(f"you hold {Perm.CERTS_ISSUE.value} in no domain with a profile")
+    form = KeygenForm(request.POST or None, profiles=profiles)
+    context: dict[str, Any] = {"form": form}
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "console/certificate_keygen.html", context)
+    data = form.cleaned_data
+    profile = profiles[data["profile"]]
+    try:
+        made = new_key_and_csr(
+            KeyAlgorithm(data["algorithm"]),
+            data["common_name"],
+            form.listed(data["dns_names"]),
+            form.listed(data["ip_addresses"]),
+        )
+        issued = issue(
+            IssueRequest(
+                domain=profile.domain,
+                profile=profile.name,
+                csr=made.csr_der,
+                protocol=Protocol.API,
+                user=user,
+                extra={"front_end": "console", "key": "server-generated"},
+            )
+        )
+    except CsrError as exc:
+        context["reasons"], status = [str(exc)], 400
+    except ValidationError as exc:
+        context["reasons"], status = [reason_of(exc)], 400
+    except Forbidden as exc:  # the profile's every reason
+        context["reasons"], status = exc.reasons or [reason_of(exc)], 403
+    except Conflict as exc:
+        context["reasons"], status = [reason_of(exc)], 409
+    except Unavailable as exc:
+        context["reasons"], status = [reason_of(exc)], 503
+    else:
+        cert = issued.certificate
+        p12 = pkcs.write_pkcs12(
+            data["common_name"],
+            made.private_key_pkcs8,
+            bytes(cert.der),
+            cas.issuing_chain(cert.ca),
+            data["password"],
+        )
+        response = HttpResponse(p12, content_type="application/x-pkcs12")
+        response["Content-Disposition"] = f'attachment; filename="{cert.serial}.p12"'
+        return response
+    return render(request, "console/certificate_keygen.html", context, status=status)
