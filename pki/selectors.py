@@ -27,3 +27,12 @@ def filter_certificates(
     if q:
         qs = qs.filter(Q(subject__icontains=q) | Q(sans__icontains=q))
     return qs
+
+
+def issued_by_fingerprint(domain_id: int, fingerprint: str) -> IssuedCertificate | None:
+    """The certificate of the domain with this SHA-256 fingerprint (hex), if we issued it."""
+    return (
+        IssuedCertificate.objects.filter(domain_id=domain_id, fingerprint=fingerprint)
+        .order_by()
+        .first()
+    )
