@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import email
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,3 +102,22 @@ def post(client: Client, path: str, body: bytes, auth: str | None = None, **extr
 def certs_of(body: bytes) -> list[x509.Certificate]:
     ders = read_certs_only(base64.b64decode(b"".join(body.split())))
     return [x509.load_der_x509_certificate(d) for d in ders]
+
+
+def multipart(content_type: str, body: bytes) -> dict[str, tuple[str, bytes]]:
+    """The parts of a multipart/mixed answer by media type: (Content-Transfer-Encoding,
+    decoded body)."""
+    message = email.message_from_bytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    out: dict[str, tuple[str, bytes]] = {}
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        raw = part.get_payload(decode=False)
+        assert isinstance(raw, str)
+        out[part.get_content_type()] = (
+            str(part["Content-Transfer-Encoding"]),
+            base64.b64decode(raw.encode()),
+        )
+    return out
