@@ -112,7 +112,9 @@ def create_credential(
 
 
 @transaction.atomic
-def revoke_credential(credential: EnrollmentCredential, user: User | None) -> EnrollmentCredential:
+def revoke_credential(
+    credential: EnrollmentCredential, user: User | None, *, comment: str = ""
+) -> EnrollmentCredential:
     if user is not None:
         _require(user, credential.domain)
     locked = EnrollmentCredential.objects.select_for_update().get(pk=credential.pk)
@@ -126,7 +128,7 @@ def revoke_credential(credential: EnrollmentCredential, user: User | None) -> En
         actor=user,
         domain=locked.domain,
         obj=locked,
-        details={"username": locked.username},
+        details={"username": locked.username, "comment": comment},
     )
     return locked
 
