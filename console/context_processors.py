@@ -14,6 +14,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ("Dashboard", reverse("console:dashboard")),
         ("Approvals", reverse("console:approvals")),
     ]
+    if user.is_superuser or domains_with(user, Perm.DOMAIN_VIEW).exists():
+        items.append(("Devices", reverse("console:devices")))
     if user.is_superuser or domains_with(user, Perm.AUDIT_VIEW).exists():
         items.append(("Audit log", reverse("console:audit")))
     if user.is_staff:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from console import views, views_certificates, views_revocation
+from console import views, views_certificates, views_devices, views_revocation
 from console.login import LoginView
 
 app_name = "console"
@@ -26,6 +26,14 @@ urlpatterns = [
         r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/release$",
         views_revocation.certificate_release,
         name="certificate-release",
+    ),
+    path("devices/", views_devices.devices, name="devices"),
+    path("devices/<int:pk>/", views_devices.device_detail, name="device"),
+    path("enrollment-credentials/new", views_devices.credential_new, name="credential-new"),
+    path(
+        "enrollment-credentials/<int:pk>/revoke",
+        views_devices.credential_revoke,
+        name="credential-revoke",
     ),
     path("audit/", views.audit_log, name="audit"),
     path("login/", LoginView.as_view(), name="login"),
