@@ -161,6 +161,8 @@ def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
     username, sep, password = decoded.partition(":")
     if not sep:
         raise Unauthenticated("the Basic credentials are not base64 of user:password")
+    if len(username) > 150 or "\x00" in username:  # no such username; PostgreSQL refuses NUL
+        raise Unauthenticated("unknown username or wrong password")
     return username, password
 
 

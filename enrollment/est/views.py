@@ -1,8 +1,8 @@
 """EST over HTTP (RFC 7030 §3.2, RFC 8951): each view authenticates, authorizes, validates,
 issues and encodes, and answers every failure with its status and a text reason: 400
 malformed, 401 not authenticated (with WWW-Authenticate), 403 refused, 404 unknown domain,
-429 too many failed logins, 503 pool saturated or no CA (with Retry-After). Never a 500.
-No session or CSRF: EST clients are devices, authenticated per request."""
+413 too large, 429 too many failed logins, 503 pool saturated or no CA (with Retry-After).
+Never a 500. No session or CSRF: EST clients are devices, authenticated per request."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -25,6 +25,7 @@ from enrollment.est.auth import (
     password_caller,
 )
 from enrollment.est.pool import slot
+from pki.crypto.est import EstCryptoError
 from pki.crypto.pkcs import certs_only
 from pki.models import Domain
 from pki.services.cas import CaUnavailable
@@ -84,8 +85,10 @@ def est_view(method: str) -> Callable[[View], Callable[..., HttpResponse]]:
             try:
                 ops.check_enabled(found)
                 return view(request, found)
-            except ops.Malformed as exc:
+            except (ops.Malformed, EstCryptoError) as exc:
                 return _text(400, str(exc))
+            except RequestDataTooBig:
+                return _text(413, f"the body is larger than {ops.MAX_BODY} bytes")
             except ValidationError as exc:
                 return _text(400, reason_of(exc))
             except Unauthenticated as exc:

@@ -193,3 +193,51 @@ def test_reenroll_needs_a_client_certificate(est_client: Client, cred: Cred) -> 
     response = post(est_client, f"{E}/simplereenroll", make_csr().b64, cred.basic)
     assert response.status_code == 401
     assert b"certificate being renewed" in response.content
+
+
+@pytest.mark.parametrize(
+    ("auth", "body", "extra"),
+    [
+        ("Basic " + base64.b64encode(b"a\x00b:pw").decode(), b"x", {}),
+        ("Basic " + base64.b64encode(b"x" * 500 + b":pw").decode(), b"x", {}),
+        ("Basic " + base64.b64encode(b"\xff\xfe:pw").decode(), b"x", {}),
+        ("Basic " + base64.b64encode(b"nocolon").decode(), b"x", {}),
+        (None, b"x", {"HTTP_X_SSL_CLIENT_CERT": "%00%ff-----BEGIN CERTIFICATE-----%0Azz"}),
+        (None, b"x", {"HTTP_X_SSL_CLIENT_CERT": "-"}),
+        ("good", b"A" * 70_000, {}),
+        ("good", b"\x30\x82\x01\x00" + b"\x00" * 300, {}),
+        ("good", base64.b64encode(b"\x30\x03\x02\x01\x00"), {}),
+    ],
+    ids=["nul-user", "long-user", "not-utf8", "no-colon", "junk-cert", "dash-cert", "huge",
+         "raw-der", "tiny-der"],
+)  # fmt: skip
+def test_hostile_input_is_answered_never_500(
+    est_client: Client, cred: Cred, auth: str | None, body: bytes, extra: dict[str, str]
+) -> None:
+    header = cred.basic if auth == "good" else auth
+    for path in ("simpleenroll", "simplereenroll", "serverkeygen"):
+        response = post(est_client, f"{E}/{path}", body, header, **extra)
+        assert response.status_code in {400, 401, 413}, (path, response.status_code)
+        assert response.content.strip()
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
+def test_a_body_over_djangos_limit_is_413(est_client: Client, cred: Cred) -> None:
+    response = post(est_client, f"{E}/simpleenroll", b"A" * 5000, cred.basic)
+    assert response.status_code == 413
+
+
+def test_serverkeygen_with_an_rsa_csr_gets_an_rsa_key(est_client: Client, cred: Cred) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.enrollment.conftest import multipart
+
+    key = rsa.generate_private_key(65537, 2048)
+    csr = make_csr("r1.alpha.test", key=key)  # type: ignore[arg-type]
+    response = post(est_client, f"{E}/serverkeygen", csr.b64, cred.basic)
+    assert response.status_code == 200, response.content
+    parts = multipart(response["Content-Type"], response.content)
+    from cryptography.hazmat.primitives import serialization
+
+    made = serialization.load_der_private_key(parts["application/pkcs8"][1], None)
+    assert isinstance(made, rsa.RSAPrivateKey) and made.key_size == 2048
