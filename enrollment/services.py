@@ -182,5 +182,10 @@ def ensure_credential(
 
 
 def est_config(domain: Domain) -> EstConfig:
-    """The domain's EST binding (the defaults, unsaved, when none was made)."""
-    return EstConfig.objects.filter(domain=domain).first() or EstConfig(domain=domain)
+    """The domain's EST binding (the defaults, unsaved, when none was made). Remembered on
+    the domain object, which lives for one request."""
+    found = domain.__dict__.get("_est_config")
+    if found is None:
+        found = EstConfig.objects.filter(domain=domain).first() or EstConfig(domain=domain)
+        domain.__dict__["_est_config"] = found
+    return found

@@ -9,10 +9,11 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import record
-from config.errors import Forbidden
+from config.errors import Forbidden, reason_of
 from enrollment import services
 from enrollment.est.auth import Caller
 from enrollment.models import DeviceCertificate
@@ -110,7 +111,7 @@ def enroll(domain: Domain, caller: Caller, operation: str, csr: CsrInfo) -> Enro
     """Issue for `csr`. Raises what issue() raises (ProfileDenied and Forbidden → 403,
     IssuanceUnavailable → 503, Conflict → 409) and Forbidden for a re-enrollment that
     changes its identity."""
-    profile = profile_version(domain, operation).profile.name
+    profile = services.est_config(domain).profile_for(operation)
     if operation == SIMPLEREENROLL:
         # RFC 7030 §4.2.2: the request keeps the subject and subjectAltName of the
         # certificate being renewed (the one the client authenticated with).
@@ -131,24 +132,28 @@ def enroll(domain: Domain, caller: Caller, operation: str, csr: CsrInfo) -> Enro
     else:
         digest = hashlib.sha256(csr.der).hexdigest()
         key = f"est:{operation}:{caller.key_part}:{digest}"
-    issued = issue(
-        IssueRequest(
-            domain=domain,
-            profile=profile,
-            csr=csr_der,
-            protocol=Protocol.EST.value,
-            requester=caller.requester,
-            idempotency_key=key,
-            extra={"est_operation": operation},
+    try:
+        issued = issue(
+            IssueRequest(
+                domain=domain,
+                profile=profile,
+                csr=csr_der,
+                protocol=Protocol.EST.value,
+                requester=caller.requester,
+                idempotency_key=key,
+                extra={"est_operation": operation},
+            )
         )
-    )
-    DeviceCertificate.objects.get_or_create(
-        certificate=issued.certificate,
-        defaults={
-            "domain": domain,
-            "device": caller.device,
-            "credential": caller.owner,
-            "operation": operation,
-        },
-    )
+    except ValidationError as exc:  # the CSR was read already: the bound profile is missing
+        raise Disabled(f"EST in domain {domain.slug}: {reason_of(exc)}") from None
+    link = {
+        "domain": domain,
+        "device": caller.device,
+        "credential": caller.owner,
+        "operation": operation,
+    }
+    if issued.created:
+        DeviceCertificate.objects.create(certificate=issued.certificate, **link)
+    else:  # a replay: linked already, unless the first answer died in between
+        DeviceCertificate.objects.get_or_create(certificate=issued.certificate, defaults=link)
     return Enrolled(bytes(issued.certificate.der), issued.chain, private_key, issued.created)
