@@ -241,3 +241,20 @@ def test_serverkeygen_with_an_rsa_csr_gets_an_rsa_key(est_client: Client, cred: 
 
     made = serialization.load_der_private_key(parts["application/pkcs8"][1], None)
     assert isinstance(made, rsa.RSAPrivateKey) and made.key_size == 2048
+
+
+def test_csrattrs_is_der_openssl_reads(est_client: Client, domain, est_pki, tmp_path) -> None:
+    import subprocess
+
+    EstConfig.objects.create(domain=domain, enroll_profile="tls-server")  # requires a SAN
+    response = est_client.get(f"{E}/csrattrs")
+    assert response.status_code == 200
+    (tmp_path / "attrs.der").write_bytes(base64.b64decode(response.content))
+    parsed = subprocess.run(
+        ["openssl", "asn1parse", "-inform", "DER", "-in", str(tmp_path / "attrs.der")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "commonName" in parsed
+    assert "Extension Request" in parsed and "Subject Alternative Name" in parsed
