@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from audit.services import record
 from config.errors import Forbidden, reason_of
@@ -153,7 +153,11 @@ def enroll(domain: Domain, caller: Caller, operation: str, csr: CsrInfo) -> Enro
         "operation": operation,
     }
     if issued.created:
-        DeviceCertificate.objects.create(certificate=issued.certificate, **link)
+        try:
+            with transaction.atomic():
+                DeviceCertificate.objects.create(certificate=issued.certificate, **link)
+        except IntegrityError:
+            pass  # a concurrent retry of the same request linked it first
     else:  # a replay: linked already, unless the first answer died in between
         DeviceCertificate.objects.get_or_create(certificate=issued.certificate, defaults=link)
     return Enrolled(bytes(issued.certificate.der), issued.chain, private_key, issued.created)

@@ -110,3 +110,43 @@ def test_a_lost_redis_slot_ages_out(settings) -> None:
     with pool.slot():
         assert client.zcard(pool._KEY) == 1
     assert client.zcard(pool._KEY) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_identical_enrollments_get_one_certificate(
+    live_server, settings, monkeypatch, domain: Domain, est_pki
+) -> None:
+    """Six retries of one CSR at once: one certificate, six answers of it. The first one
+    dawdles after issuing, so the retries (waiting on its idempotency key) link the device
+    certificate before it does: the race the link's insert must survive."""
+    settings.ANCHORAGE_EST_MAX_CONCURRENT = 16
+    real_issue = operations.issue
+
+    def dawdling_issue(request: Any) -> Any:
+        issued = real_issue(request)
+        if issued.created:
+            time.sleep(1.0)
+        return issued
+
+    monkeypatch.setattr(operations, "issue", dawdling_issue)
+    _, secret = services.create_credential(domain, None, username="dup")
+    headers = {
+        "Authorization": "Basic " + base64.b64encode(f"dup:{secret}".encode()).decode(),
+        "Content-Type": "application/pkcs10",
+    }
+    url = f"{live_server.url}/.well-known/est/alpha/simpleenroll"
+    body = make_csr("dup.alpha.test").b64
+
+    def enroll(_: int) -> tuple[int, bytes]:
+        request = urllib.request.Request(url, data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+
+    with ThreadPoolExecutor(6) as burst:
+        answers = list(burst.map(enroll, range(6)))
+    assert {status for status, _ in answers} == {200}
+    assert len({payload for _, payload in answers}) == 1
+    assert IssuedCertificate.objects.count() == 1
+    from enrollment.models import DeviceCertificate
+
+    assert DeviceCertificate.objects.count() == 1
