@@ -150,3 +150,13 @@ def test_concurrent_identical_enrollments_get_one_certificate(
     from enrollment.models import DeviceCertificate
 
     assert DeviceCertificate.objects.count() == 1
+
+
+def test_without_a_reachable_redis_the_process_bound_holds(settings) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.ANCHORAGE_EST_MAX_CONCURRENT = 1
+    # Enrollments go on, bounded per process: a second slot at once is refused.
+    with pool.slot(), pytest.raises(pool.Saturated), pool.slot():
+        pass
+    with pool.slot():
+        pass
