@@ -19,7 +19,7 @@ from enrollment.est.auth import Caller
 from enrollment.models import DeviceCertificate
 from pki.crypto import est
 from pki.crypto.csr import CsrError, CsrInfo, inspect
-from pki.models import CertificateAuthority, Domain, Protocol
+from pki.models import CertificateAuthority, Domain, ProfileVersion, Protocol
 from pki.services import cas, profiles
 from pki.services.issuance import IssueRequest, issue
 
@@ -68,7 +68,7 @@ def check_enabled(domain: Domain) -> None:
         raise Disabled(f"EST is disabled in domain {domain.slug}")
 
 
-def profile_version(domain: Domain, operation: str) -> profiles.ProfileVersion:
+def profile_version(domain: Domain, operation: str) -> ProfileVersion:
     name = services.est_config(domain).profile_for(operation)
     version = profiles.current_by_name(domain, name)
     if version is None:
