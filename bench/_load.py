@@ -37,6 +37,12 @@ class Window:
     seconds: float
     expect: int  # the status a request should get
     path: str
+    content_type: str = "application/json"
+    authorization: str = ""  # the Authorization header; empty: "Token <token>"
+
+    @property
+    def auth_header(self) -> str:
+        return self.authorization or f"Token {self.token}"
 
 
 # (window, a scratch directory) -> the result: seconds, statuses, socket_errors, p50_ms,
@@ -59,8 +65,8 @@ function init(args)
   statuses = {}
   errors = {}
   headers = {
-    ["Content-Type"] = "application/json",
-    ["Authorization"] = "Token %(token)s",
+    ["Content-Type"] = "%(content_type)s",
+    ["Authorization"] = "%(authorization)s",
     ["X-Forwarded-Proto"] = "https",
   }
 end
@@ -105,7 +111,8 @@ def load_wrk(window: Window, workdir: Path) -> dict[str, Any]:
         WRK_SCRIPT
         % {
             "bodies": window.bodies,
-            "token": window.token,
+            "content_type": window.content_type,
+            "authorization": window.auth_header,
             "run": uuid.uuid4().hex[:12],
             "path": window.path,
             "expect": window.expect,
@@ -146,7 +153,7 @@ def load_python(window: Window, workdir: Path) -> dict[str, Any]:
 
 
 async def _python_client(window: Window, bodies: list[bytes]) -> dict[str, Any]:
-    port, token, path, expect = window.port, window.token, window.path, window.expect
+    port, path, expect = window.port, window.path, window.expect
     run = uuid.uuid4().hex[:12]
     stop = time.monotonic() + window.seconds
     statuses: dict[str, int] = {}
@@ -167,7 +174,8 @@ async def _python_client(window: Window, bodies: list[bytes]) -> dict[str, Any]:
                 body = bodies[i % len(bodies)]
                 head = (
                     f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                    f"Content-Type: application/json\r\nAuthorization: Token {token}\r\n"
+                    f"Content-Type: {window.content_type}\r\n"
+                    f"Authorization: {window.auth_header}\r\n"
                     f"X-Forwarded-Proto: https\r\nIdempotency-Key: {run}-{cid}-{i}\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n"
                 )

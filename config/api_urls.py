@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import MeView
 from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
+from enrollment.api import DeviceViewSet, EnrollmentCredentialViewSet
 from pki.api import (
     CeremonyViewSet,
     CertificateAuthorityViewSet,
@@ -43,6 +44,10 @@ router.register("cas", CertificateAuthorityViewSet, basename="ca")
 router.register("ceremonies", CeremonyViewSet, basename="ceremony")
 router.register("profiles", ProfileViewSet, basename="profile")
 router.register("certificate-requests", CertificateRequestViewSet, basename="certificate-request")
+router.register("devices", DeviceViewSet, basename="device")
+router.register(
+    "enrollment-credentials", EnrollmentCredentialViewSet, basename="enrollment-credential"
+)
 router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
 router.register("truststore-targets", DeploymentTargetViewSet, basename="truststore-target")
 

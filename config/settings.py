@@ -235,6 +235,22 @@ ANCHORAGE_WEBHOOK_TIMEOUT = float(env_int("ANCHORAGE_WEBHOOK_TIMEOUT", 5))
 ANCHORAGE_WEBHOOK_MAX_ATTEMPTS = env_int("ANCHORAGE_WEBHOOK_MAX_ATTEMPTS", 12)
 ANCHORAGE_WEBHOOK_BACKOFF_SECONDS = float(env_str("ANCHORAGE_WEBHOOK_BACKOFF_SECONDS", "2"))
 
+# --- EST (enrollment.est) -------------------------------------------------------------------
+# The TLS proxies (nginx) whose client-certificate header is believed: addresses or networks.
+ANCHORAGE_TRUSTED_PROXIES = env_list("ANCHORAGE_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+# The header the proxy passes the URL-escaped PEM client certificate in ($ssl_client_escaped_cert).
+ANCHORAGE_EST_CLIENT_CERT_HEADER = "HTTP_" + env_str(
+    "ANCHORAGE_EST_CLIENT_CERT_HEADER", "X-SSL-Client-Cert"
+).upper().replace("-", "_")
+ANCHORAGE_EST_REALM = env_str("ANCHORAGE_EST_REALM", "anchorage-est")
+# Enrollments at once across all web processes (per process without Redis); past it, 503.
+ANCHORAGE_EST_MAX_CONCURRENT = env_int("ANCHORAGE_EST_MAX_CONCURRENT", 16)
+ANCHORAGE_EST_SLOT_TTL = env_int("ANCHORAGE_EST_SLOT_TTL", 60)  # a lost slot ages out
+ANCHORAGE_EST_RETRY_AFTER = env_int("ANCHORAGE_EST_RETRY_AFTER", 5)
+# Failed Basic logins per username and address before refusing (429) for the lock-out.
+ANCHORAGE_EST_MAX_FAILURES = env_int("ANCHORAGE_EST_MAX_FAILURES", 10)
+ANCHORAGE_EST_LOCKOUT_SECONDS = env_int("ANCHORAGE_EST_LOCKOUT_SECONDS", 300)
+
 # --- PKI -----------------------------------------------------------------------------------
 # Key backends by alias (pki.crypto.backends): JSON in ANCHORAGE_KEY_BACKENDS, e.g.
 # {"hsm": {"BACKEND": "pki.crypto.backends.pkcs11.Pkcs11Backend", "OPTIONS": {...}}}.

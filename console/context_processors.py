@@ -19,6 +19,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     ]
     if may_see_truststores(user):
         items.append(("Truststores", reverse("console:truststores")))
+    if user.is_superuser or domains_with(user, Perm.DOMAIN_VIEW).exists():
+        items.append(("Devices", reverse("console:devices")))
     if user.is_superuser or domains_with(user, Perm.AUDIT_VIEW).exists():
         items.append(("Audit log", reverse("console:audit")))
     if user.is_staff:

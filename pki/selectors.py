@@ -35,3 +35,12 @@ def filter_certificates(
         now = timezone.now()
         qs = qs.filter(not_after__gt=now, not_after__lte=now + timedelta(days=int(days)))
     return qs
+
+
+def issued_by_fingerprint(domain_id: int, fingerprint: str) -> IssuedCertificate | None:
+    """The certificate of the domain with this SHA-256 fingerprint (hex), if we issued it."""
+    return (
+        IssuedCertificate.objects.filter(domain_id=domain_id, fingerprint=fingerprint)
+        .order_by()
+        .first()
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from audit.services import record
 from pki.crypto.csr import CsrError, CsrInfo, inspect
@@ -255,6 +255,17 @@ def save_profile(
 
 def current(profile: Profile) -> ProfileVersion:
     return profile.versions.select_related("ca").get(version=profile.current_version)
+
+
+def current_by_name(domain: Domain, name: str) -> ProfileVersion | None:
+    """The current version of the domain's profile `name` (with its CA), or None."""
+    return (
+        ProfileVersion.objects.select_related("profile", "ca")
+        .filter(profile__domain=domain, profile__name=name)
+        .filter(version=models.F("profile__current_version"))
+        .order_by()
+        .first()
+    )
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from accounts.roles import Perm, Role, grant_role
 from accounts.services import create_token
 from approvals.models import ApprovalRequest
 from audit.services import record
+from enrollment import services as enrollment
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain, Profile
 from pki.services import ceremonies, hierarchy, issuance, profiles, requests
@@ -173,6 +174,14 @@ def _deployment_target(domain: Domain, submitter: User) -> models.Model:
     )
 
 
+def _device(domain: Domain, submitter: User) -> models.Model:
+    return enrollment.create_device(domain, None, name=f"walk-device-{domain.slug}")
+
+
+def _enrollment_credential(domain: Domain, submitter: User) -> models.Model:
+    return enrollment.create_credential(domain, None, username=f"walk-{domain.slug}")[0]
+
+
 OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.domain": _domain,
     "approvals.approvalrequest": _approval_request,
@@ -184,6 +193,8 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.certificaterequest": _certificate_request,
     "truststores.truststorerequest": _truststore_request,
     "truststores.deploymenttarget": _deployment_target,
+    "enrollment.device": _device,
+    "enrollment.enrollmentcredential": _enrollment_credential,
 }
 
 

@@ -4,7 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from accounts.demo import DEMO_USERS, ensure_user
+from accounts.demo import DEMO_USERS, derived_secret, ensure_user
+from enrollment.services import ensure_credential
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain, Protocol
 from pki.services.default_profiles import ensure_default_profiles
@@ -12,6 +13,7 @@ from pki.services.domains import create_domain
 from pki.services.hierarchy import create_local_pki
 
 DEMO_SUFFIXES = ["demo.test", "localhost"]
+DEMO_EST_USERNAME = "demo-device"
 
 
 class Command(BaseCommand):
@@ -32,6 +34,8 @@ class Command(BaseCommand):
             logins = {u: ensure_user(u, role, su, domain) for u, role, su in DEMO_USERS}
             root, issuing = _demo_cas(domain)
             ensure_default_profiles(domain, issuing, DEMO_SUFFIXES)
+            est = {"username": DEMO_EST_USERNAME, "password": derived_secret("demo-est", 52)}
+            ensure_credential(domain, est["username"], est["password"], "demo EST credential")
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
             name: login.as_dict()
@@ -43,7 +47,7 @@ class Command(BaseCommand):
             "domain": domain.slug,
             "cas": {"root": root.slug, "issuing": issuing.slug},
             "users": users,
-            "est": {},
+            "est": est,
             "cmp": {},
             "acme": {},
         }
@@ -53,6 +57,7 @@ class Command(BaseCommand):
         self.stdout.write(f"demo domain: {domain.slug} (CAs {root.slug} > {issuing.slug})")
         for name, login in logins.items():
             self.stdout.write(f"  {name:<11} password {login.password}  token {login.token}")
+        self.stdout.write(f"  EST (Basic) {est['username']}:{est['password']}")
 
 
 def _demo_cas(domain: Domain) -> tuple[CertificateAuthority, CertificateAuthority]:

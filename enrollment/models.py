@@ -1,1 +1,0 @@
-"""Devices and the EST / CMP / ACME front-ends arrive with their issues."""
