@@ -18,6 +18,7 @@ from accounts.roles import Role
 from approvals.models import ApprovalRequest
 from audit import chain
 from audit.models import AuditEvent
+from enrollment import services as enrollment
 from pki.models import Domain, IssuedCertificate
 from pki.services.issuance import IssueRequest, issue
 from tests.browser.test_login import log_in
@@ -41,7 +42,9 @@ ALPHA = ALL - {"outsider"}
 
 def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
     """(name, path, roles that get 200, roles that get 404); every other role gets 403."""
-    serial, tsr, ceremony, event = (objects[k] for k in ("serial", "tsr", "ceremony", "event"))
+    serial, tsr, ceremony, event, device = (
+        objects[k] for k in ("serial", "tsr", "ceremony", "event", "device")
+    )
     return [
         ("dashboard", "/", ALL, set()),
         ("approvals", "/approvals/", ALL, set()),
@@ -68,6 +71,14 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
             set(),
         ),
         ("truststore", f"/truststores/{tsr}/", ALPHA, {"outsider"}),
+        ("devices", "/devices/", ALL, set()),
+        ("device", f"/devices/{device}/", ALPHA, {"outsider"}),
+        (
+            "credential-new",
+            "/enrollment-credentials/new",
+            {"admin", "operator", "ra_officer", "outsider"},
+            set(),
+        ),
         ("audit", "/audit/", {"admin", "auditor"}, set()),
         ("audit-event", f"/audit/{event}/", {"admin", "auditor"}, set()),
     ]
@@ -92,6 +103,7 @@ def estate(
         domain, users["ra_officer"], name="roots", truststore_type="mtls", bundle=good_bundle()
     )
     ceremony = people.start("rotate", {"ca": pki[1].slug})
+    device = enrollment.create_device(domain, users["ra_officer"], name="kiosk-7")
     chain.seal()
     event = AuditEvent.objects.filter(domain=domain).order_by("-id").first()
     assert event is not None and IssuedCertificate.objects.count() == 1
@@ -102,6 +114,7 @@ def estate(
         "tsr": tsr.pk,
         "ceremony": ceremony.pk,
         "event": event.pk,
+        "device": device.pk,
     }
 
 
