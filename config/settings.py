@@ -6,6 +6,7 @@ import json
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     data_dir,
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "approvals",
     "truststores",
     "enrollment",
+    "enrollment.acme",
     "console",
 ]
 
@@ -289,6 +291,23 @@ CELERY_BEAT_SCHEDULE["crl-publish-due"] = {
     "task": "pki.tasks.crls.publish_due",
     "schedule": float(min(60, ANCHORAGE_CRL_DELTA_SECONDS)),
 }
+
+# --- ACME (enrollment.acme) ------------------------------------------------------------------
+# Where challenge checks connect (RFC 8555 §8.3, RFC 8737 §3): the RFC's ports by default;
+# tests and private networks move them, as Pebble allows.
+ANCHORAGE_ACME_HTTP01_PORT = env_int("ANCHORAGE_ACME_HTTP01_PORT", 80)
+ANCHORAGE_ACME_TLSALPN01_PORT = env_int("ANCHORAGE_ACME_TLSALPN01_PORT", 443)
+# "demo.test=127.0.0.1,other.test=10.0.0.5": names under a suffix resolve to its address.
+ANCHORAGE_ACME_RESOLVE = {
+    suffix.strip().lower().strip("."): address.strip()
+    for suffix, _, address in (
+        item.partition("=") for item in env_list("ANCHORAGE_ACME_RESOLVE", []) if "=" in item
+    )
+}
+# Benchmark only: challenges pass without a check. Production refuses to start with it.
+ANCHORAGE_ACME_BENCH_SKIP_VALIDATION = env_bool("ANCHORAGE_ACME_BENCH_SKIP_VALIDATION", False)
+if ANCHORAGE_ACME_BENCH_SKIP_VALIDATION and PRODUCTION:
+    raise ImproperlyConfigured("ANCHORAGE_ACME_BENCH_SKIP_VALIDATION is refused in production")
 
 # --- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")

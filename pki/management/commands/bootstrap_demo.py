@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.demo import DEMO_USERS, ensure_user
+from enrollment.acme import services as acme
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain, Protocol
 from pki.services.default_profiles import ensure_default_profiles
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             logins = {u: ensure_user(u, role, su, domain) for u, role, su in DEMO_USERS}
             root, issuing = _demo_cas(domain)
             ensure_default_profiles(domain, issuing, DEMO_SUFFIXES)
+            acme.enable(domain, issuing, DEMO_SUFFIXES)
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
             name: login.as_dict()
@@ -45,7 +47,7 @@ class Command(BaseCommand):
             "users": users,
             "est": {},
             "cmp": {},
-            "acme": {},
+            "acme": {"directory": f"/acme/{domain.slug}/directory"},
         }
         if options["json"]:
             self.stdout.write(json.dumps(out, indent=2))

@@ -1,0 +1,66 @@
+"""ACME in the admin: settings are edited here (audited); accounts, orders, authorizations,
+challenges and nonces are shown read-only (the protocol writes them); early-renewal flags are
+added here (RFC 9773) and audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+
+from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
+from enrollment.acme.models import (
+    AcmeAccount,
+    AcmeAuthorization,
+    AcmeChallenge,
+    AcmeNonce,
+    AcmeOrder,
+    AcmeSettings,
+    RenewalFlag,
+)
+
+
+@admin.register(AcmeSettings)
+class AcmeSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin[AcmeSettings]):
+    list_display = ["domain", "enabled", "profile", "eab_required"]
+
+
+@admin.register(AcmeAccount)
+class AcmeAccountAdmin(ReadOnlyAdmin):
+    list_display = ["ident", "domain", "status", "created_at"]
+    list_filter = ["status", "domain"]
+    search_fields = ["ident", "thumbprint"]
+
+
+@admin.register(AcmeOrder)
+class AcmeOrderAdmin(ReadOnlyAdmin):
+    list_display = ["ident", "account", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["ident"]
+
+
+@admin.register(AcmeAuthorization)
+class AcmeAuthorizationAdmin(ReadOnlyAdmin):
+    list_display = ["ident", "identifier_value", "status", "expires"]
+    search_fields = ["ident", "identifier_value"]
+
+
+@admin.register(AcmeChallenge)
+class AcmeChallengeAdmin(ReadOnlyAdmin):
+    list_display = ["ident", "type", "status", "validated"]
+
+
+@admin.register(AcmeNonce)
+class AcmeNonceAdmin(ReadOnlyAdmin):
+    list_display = ["value", "expires"]
+
+
+@admin.register(RenewalFlag)
+class RenewalFlagAdmin(AuditedAdminMixin, admin.ModelAdmin[RenewalFlag]):
+    list_display = ["domain", "certificate", "ca", "explanation_url", "created_at"]
+    raw_id_fields = ["certificate", "ca"]
+    exclude = ["created_by"]
+
+    def save_model(self, request: Any, obj: RenewalFlag, form: Any, change: bool) -> None:
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,111 @@
+"""Real ACME clients against a live server, with http-01 checked by a real Celery worker:
+certbot (PyPI) issues, renews (forced, and because ARI says so) and revokes with --standalone;
+lego (Debian) issues with http-01; `openssl verify` accepts what they got."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from enrollment.acme import ari
+from pki.models import IssuedCertificate
+from tests.acme.live import openssl_verify, run, tool
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def certbot(server, tmp_path: Path, *args: str) -> str:
+    command = [
+        tool("certbot"),
+        *args,
+        "--non-interactive", "--no-random-sleep-on-renew",
+        "--config-dir", str(tmp_path / "conf"),
+        "--work-dir", str(tmp_path / "work"),
+        "--logs-dir", str(tmp_path / "logs"),
+    ]  # fmt: skip
+    result = run(command)
+    log = tmp_path / "logs" / "letsencrypt.log"
+    tail = log.read_text()[-6000:] if log.exists() else ""
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{tail}"
+    return result.stdout + result.stderr
+
+
+def certbot_issue(server, tmp_path: Path, name: str) -> Path:
+    certbot(
+        server, tmp_path, "certonly", "--standalone",
+        "--http-01-port", str(server.port), "--http-01-address", "127.0.0.1",
+        "--server", server.directory, "-d", name,
+        "--agree-tos", "--register-unsafely-without-email",
+    )  # fmt: skip
+    return tmp_path / "conf" / "live" / name
+
+
+def serial_of(pem: Path) -> str:
+    return f"{x509.load_pem_x509_certificate(pem.read_bytes()).serial_number:X}"
+
+
+def test_certbot_issues_renews_and_revokes(acme_server, tmp_path):
+    live = certbot_issue(acme_server, tmp_path, "cb1.acme.test")
+    openssl_verify(acme_server.root, live / "chain.pem", live / "cert.pem")
+    first = IssuedCertificate.objects.get(serial=serial_of(live / "cert.pem"))
+    assert first.protocol == "acme" and first.sans == ["cb1.acme.test"]
+
+    certbot(acme_server, tmp_path, "renew", "--force-renewal",
+            "--http-01-port", str(acme_server.port))  # fmt: skip
+    second = IssuedCertificate.objects.get(serial=serial_of(live / "cert.pem"))
+    assert second.pk != first.pk
+    openssl_verify(acme_server.root, live / "chain.pem", live / "cert.pem")
+
+    # Revoked by the account that holds it, then the renewed one by its own key (§7.6).
+    archive = tmp_path / "conf" / "archive" / "cb1.acme.test"
+    certbot(acme_server, tmp_path, "revoke", "--cert-path", str(archive / "cert1.pem"),
+            "--reason", "superseded", "--no-delete-after-revoke",
+            "--server", acme_server.directory)  # fmt: skip
+    first.refresh_from_db()
+    assert first.status == IssuedCertificate.Status.REVOKED
+    assert first.revocation.reason == "superseded"
+    certbot(acme_server, tmp_path, "revoke", "--cert-path", str(archive / "cert2.pem"),
+            "--key-path", str(archive / "privkey2.pem"), "--reason", "keycompromise",
+            "--no-delete-after-revoke", "--server", acme_server.directory)  # fmt: skip
+    second.refresh_from_db()
+    assert second.status == IssuedCertificate.Status.REVOKED
+    assert second.revocation.reason == "keyCompromise"
+    assert second.revocation.requester == "acme:certificate-key"
+
+
+def test_certbot_renews_what_ari_flags_and_only_that(acme_server, tmp_path):
+    flagged_live = certbot_issue(acme_server, tmp_path, "ari1.acme.test")
+    other_live = certbot_issue(acme_server, tmp_path, "ari2.acme.test")
+    flagged = IssuedCertificate.objects.get(serial=serial_of(flagged_live / "cert.pem"))
+    before = ari.window(flagged)
+    assert before.start > flagged.not_before + (flagged.not_after - flagged.not_before) * 0.66
+    ari.flag(acme_server.domain, certificate=flagged, explanation_url="https://ops.acme.test/x")
+
+    out = certbot(acme_server, tmp_path, "renew", "--http-01-port", str(acme_server.port))
+    assert "ari2.acme.test" in out and "not due for renewal" in out
+    renewed = IssuedCertificate.objects.get(serial=serial_of(flagged_live / "cert.pem"))
+    assert renewed.pk != flagged.pk and renewed.sans == ["ari1.acme.test"]
+    assert IssuedCertificate.objects.filter(sans=["ari2.acme.test"]).count() == 1
+    assert (
+        serial_of(other_live / "cert.pem")
+        == IssuedCertificate.objects.get(sans=["ari2.acme.test"]).serial
+    )
+
+
+def test_lego_issues_with_http01(acme_server, tmp_path):
+    result = run(
+        [
+            tool("lego"), "--server", acme_server.directory, "--email", "lego@acme.test",
+            "--accept-tos", "--domains", "lego1.acme.test", "--http",
+            "--http.port", f"127.0.0.1:{acme_server.port}", "--path", str(tmp_path / "lego"),
+            "run",
+        ]
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = tmp_path / "lego" / "certificates"
+    openssl_verify(
+        acme_server.root, got / "lego1.acme.test.issuer.crt", got / "lego1.acme.test.crt"
+    )
+    assert IssuedCertificate.objects.filter(sans=["lego1.acme.test"], protocol="acme").exists()
