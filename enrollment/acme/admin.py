@@ -16,6 +16,7 @@ from enrollment.acme.models import (
     AcmeNonce,
     AcmeOrder,
     AcmeSettings,
+    ExternalAccountKey,
     RenewalFlag,
 )
 
@@ -64,3 +65,11 @@ class RenewalFlagAdmin(AuditedAdminMixin, admin.ModelAdmin[RenewalFlag]):
     def save_model(self, request: Any, obj: RenewalFlag, form: Any, change: bool) -> None:
         obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ExternalAccountKey)
+class ExternalAccountKeyAdmin(ReadOnlyAdmin):
+    """Keys are made with `manage.py acme_eab_key` (the HMAC key is shown once, there)."""
+
+    list_display = ["key_id", "domain", "comment", "account", "created_at", "revoked_at"]
+    exclude = ["sealed_hmac_key"]

@@ -171,3 +171,25 @@ class RenewalFlag(models.Model):
             raise ValidationError("flag either one certificate or one CA")
         if target is not None and target.domain_id != self.domain_id:
             raise ValidationError("the certificate or CA belongs to another domain")
+
+
+class ExternalAccountKey(models.Model):
+    """An external account binding key (RFC 8555 §7.3.4), made by an operator and handed to
+    one subscriber; it binds one ACME account. The HMAC key must be usable to verify MACs,
+    so it is sealed with the KEK (pki.crypto.sealing), never stored in the clear."""
+
+    domain = models.ForeignKey("pki.Domain", on_delete=models.CASCADE, related_name="+")
+    key_id = models.CharField(max_length=64, unique=True)
+    sealed_hmac_key = models.BinaryField()
+    comment = models.CharField(max_length=200, blank=True)
+    account = models.OneToOneField(
+        AcmeAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="eab_key"
+    )
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"EAB key {self.key_id}"

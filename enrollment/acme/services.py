@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.services import record
 from config.errors import Unavailable, reason_of
-from enrollment.acme import ari, identifiers
+from enrollment.acme import ari, eab, identifiers
 from enrollment.acme.models import (
     AcmeAccount,
     AcmeAuthorization,
@@ -114,7 +114,7 @@ class AccountResult:
 
 
 def new_account(
-    domain: Domain, acme: AcmeSettings, jwk: dict[str, Any], payload: dict[str, Any]
+    domain: Domain, acme: AcmeSettings, jwk: dict[str, Any], payload: dict[str, Any], url: str
 ) -> AccountResult:
     try:
         thumb = jose.thumbprint(jwk)
@@ -125,21 +125,29 @@ def new_account(
         return AccountResult(existing, created=False)
     if payload.get("onlyReturnExisting") is True:
         raise AcmeProblem("accountDoesNotExist", "no account exists with this key")
-    if acme.eab_required:
+    binding = payload.get("externalAccountBinding")
+    if acme.eab_required and binding is None:
         raise AcmeProblem(
             "externalAccountRequired", "this server requires external account binding"
         )
     contacts = _contacts(payload.get("contact", []))
     try:
         with transaction.atomic():
+            key = eab.verify(domain, binding, url, jwk) if binding is not None else None
             account = AcmeAccount.objects.create(
                 domain=domain, thumbprint=thumb, jwk=jose.public_jwk(jwk), contacts=contacts
             )
+            if key is not None:
+                eab.bind(key, account)
             record(
                 "acme.account.created",
                 domain=domain,
                 obj=account,
-                details={"account": account.ident, "contacts": contacts},
+                details={
+                    "account": account.ident,
+                    "contacts": contacts,
+                    "eab_key_id": key.key_id if key else None,
+                },
             )
     except IntegrityError:  # the same key registered concurrently: that account
         return AccountResult(AcmeAccount.objects.get(domain=domain, thumbprint=thumb), False)

@@ -106,7 +106,9 @@ def new_nonce(ctx: Ctx) -> HttpResponse:
 @acme_endpoint("POST")
 def new_account(ctx: Ctx) -> HttpResponse:
     signed = ctx.signed(jwk_allowed=True, kid_allowed=False)
-    result = services.new_account(ctx.domain, ctx.acme, signed.jwk, signed.payload())
+    result = services.new_account(
+        ctx.domain, ctx.acme, signed.jwk, signed.payload(), ctx.urls.new_account
+    )
     return json_response(
         encode.account(ctx.urls, result.account),
         201 if result.created else 200,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from enrollment.acme import ari
+from enrollment.acme import ari, eab
 from pki.models import IssuedCertificate
 from tests.acme.live import openssl_verify, run, tool
 
@@ -109,3 +109,25 @@ def test_lego_issues_with_http01(acme_server, tmp_path):
         acme_server.root, got / "lego1.acme.test.issuer.crt", got / "lego1.acme.test.crt"
     )
     assert IssuedCertificate.objects.filter(sans=["lego1.acme.test"], protocol="acme").exists()
+
+
+def test_lego_with_external_account_binding(acme_server, tmp_path):
+    acme_server.domain.acme.eab_required = True
+    acme_server.domain.acme.save()
+    lego = [
+        tool("lego"), "--server", acme_server.directory, "--email", "eab@acme.test",
+        "--accept-tos", "--domains", "lego-eab.acme.test", "--http",
+        "--http.port", f"127.0.0.1:{acme_server.port}", "--path", str(tmp_path / "lego"),
+    ]  # fmt: skip
+    refused = run([*lego, "run"])
+    assert refused.returncode != 0
+    assert "externalAccountRequired" in refused.stdout + refused.stderr
+    made = eab.create_key(acme_server.domain, comment="lego")
+    result = run([*lego, "--eab", "--kid", made.key.key_id, "--hmac", made.hmac_key, "run"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = tmp_path / "lego" / "certificates"
+    openssl_verify(
+        acme_server.root, got / "lego-eab.acme.test.issuer.crt", got / "lego-eab.acme.test.crt"
+    )
+    made.key.refresh_from_db()
+    assert made.key.account is not None
