@@ -26,6 +26,7 @@ def directory(urls: Urls, *, eab_required: bool) -> dict[str, Any]:
         "newAccount": urls.new_account,
         "newOrder": urls.new_order,
         "revokeCert": urls.revoke_cert,
+        "keyChange": urls.key_change,
         "renewalInfo": urls.renewal_info,
         "meta": {"externalAccountRequired": eab_required},
     }

@@ -32,7 +32,7 @@ from pki.services import cas, profiles
 from pki.services.issuance import IssueRequest, issue
 
 ORDER_LIFETIME = timedelta(days=7)
-CHALLENGE_TYPES = ("http-01",)
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
 _MAILTO = re.compile(r"^mailto:[^@\s,?]+@[^@\s,?]+\.[^@\s,?]+$")
 
 # The profile ACME issues under: a TLS server certificate whose subject may be empty, since

@@ -17,5 +17,6 @@ urlpatterns = [
     path("<slug:domain>/chall/<str:ident>", views.challenge, name="challenge"),
     path("<slug:domain>/cert/<str:ident>", views.certificate, name="certificate"),
     path("<slug:domain>/revoke-cert", views.revoke_cert, name="revoke-cert"),
+    path("<slug:domain>/key-change", views.key_change, name="key-change"),
     path("<slug:domain>/renewal-info/<str:cert_id>", views.renewal_info, name="renewal-info"),
 ]

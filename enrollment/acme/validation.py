@@ -1,4 +1,5 @@
-"""Challenge checks, run by Celery workers (RFC 8555 §8): http-01 (§8.3).
+"""Challenge checks, run by Celery workers (RFC 8555 §8): http-01 (§8.3) and tls-alpn-01
+(RFC 8737); IP identifiers (RFC 8738) with both.
 
 Ports and the resolver are settings, as Pebble allows, for tests and private networks:
 ANCHORAGE_ACME_HTTP01_PORT (80), ANCHORAGE_ACME_TLSALPN01_PORT (443), and
@@ -7,14 +8,17 @@ ANCHORAGE_ACME_RESOLVE ("demo.test=127.0.0.1,…": every name under the suffix r
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import ipaddress
 import socket
+import ssl
 from typing import Any
 
 from django.conf import settings
 
 from enrollment.acme.problems import AcmeProblem
+from pki.crypto import jose
 
 TIMEOUT = 10.0
 MAX_BODY = 8192
@@ -73,11 +77,52 @@ def http01(name: str, token: str, key_authorization: str) -> None:
         raise ValidationFailed("incorrectResponse", f"http-01 to {name}: wrong key authorization")
 
 
+def tls_alpn01(name: str, key_authorization: str) -> None:
+    """RFC 8737 §3: a TLS handshake offering only ALPN acme-tls/1, SNI the name (for an IP,
+    its reverse-mapping name, RFC 8738 §6), presenting the validation certificate."""
+    address = resolve(name)
+    port = settings.ANCHORAGE_ACME_TLSALPN01_PORT
+    is_ip = _is_ip(name)
+    server_name = ipaddress.ip_address(name).reverse_pointer if is_ip else name
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the certificate is self-signed by design
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["acme-tls/1"])
+    try:
+        with (
+            socket.create_connection((address, port), timeout=TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname=server_name) as tls,
+        ):
+            protocol = tls.selected_alpn_protocol()
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValidationFailed("tls", f"tls-alpn-01 to {name} ({address}:{port}): {exc}") from None
+    if protocol != "acme-tls/1":
+        raise ValidationFailed("tls", f"tls-alpn-01 to {name}: ALPN acme-tls/1 not negotiated")
+    if not der:
+        raise ValidationFailed("tls", f"tls-alpn-01 to {name}: no certificate")
+    digest = hashlib.sha256(key_authorization.encode()).digest()
+    problem = jose.tls_alpn01_problem(der, name, is_ip, digest)
+    if problem:
+        raise ValidationFailed("incorrectResponse", f"tls-alpn-01 to {name}: {problem}")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def check(kind: str, name: str, token: str, key_authorization: str) -> dict[str, Any] | None:
     """None when the challenge holds, else the problem document saying why not."""
     try:
         if kind == "http-01":
             http01(name, token, key_authorization)
+        elif kind == "tls-alpn-01":
+            tls_alpn01(name, key_authorization)
         else:
             raise ValidationFailed("malformed", f"challenge type {kind} is not supported")
     except ValidationFailed as failed:

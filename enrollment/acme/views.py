@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from enrollment.acme import ari, encode, nonces, revoke, services
+from enrollment.acme import ari, encode, nonces, revoke, rollover, services
 from enrollment.acme.auth import Signed, authenticate
 from enrollment.acme.models import AcmeSettings, Status
 from enrollment.acme.problems import AcmeProblem, malformed, unauthorized
@@ -208,6 +208,14 @@ def revoke_cert(ctx: Ctx) -> HttpResponse:
     signed = ctx.signed(jwk_allowed=True)
     revoke.revoke_cert(ctx.domain, signed, signed.payload())
     return HttpResponse(status=200)
+
+
+@acme_endpoint("POST")
+def key_change(ctx: Ctx) -> HttpResponse:
+    signed = ctx.signed()
+    kid = str(signed.jws.protected.get("kid"))
+    acct = rollover.change_key(signed, ctx.urls.key_change, kid)
+    return json_response(encode.account(ctx.urls, acct), location=ctx.urls.account(acct))
 
 
 @acme_endpoint("GET")

@@ -230,3 +230,34 @@ def verify_mac(jws: Jws, key: bytes) -> bool:
         raise BadAlgorithm(f"MAC algorithm {jws.alg!r} is not supported")
     expected = hmac.new(key, jws.signing_input, digest).digest()
     return hmac.compare_digest(expected, jws.signature)
+
+
+# --- tls-alpn-01 (RFC 8737) -----------------------------------------------------------------
+
+ACME_IDENTIFIER_OID = "1.3.6.1.5.5.7.1.31"
+
+
+def tls_alpn01_problem(cert_der: bytes, identifier: str, is_ip: bool, digest: bytes) -> str | None:
+    """Why the validation certificate fails RFC 8737 §3, or None when it holds: exactly the
+    identifier in subjectAltName, and a critical acmeIdentifier holding SHA-256(keyAuth)."""
+    from cryptography import x509  # local: the rest of this module needs no X.509
+
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(ACME_IDENTIFIER_OID))
+    except x509.ExtensionNotFound as missing:
+        return f"the certificate lacks {missing.oid.dotted_string}"
+    except ValueError as exc:
+        return f"unreadable certificate: {exc}"
+    names = [str(n.value) for n in sans]
+    wanted = identifier
+    if names != [wanted] or (is_ip != bool(sans.get_values_for_type(x509.IPAddress))):
+        return f"the certificate names {names}, not exactly {wanted}"
+    if not ext.critical:
+        return "the acmeIdentifier extension is not critical"
+    value = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
+    # extnValue holds a DER OCTET STRING of the 32-byte digest (§3).
+    if value != b"\x04\x20" + digest:
+        return "the acmeIdentifier does not hold the key authorization's SHA-256"
+    return None

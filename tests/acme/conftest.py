@@ -97,13 +97,16 @@ def http01(settings: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
 
 worker = celery_worker.worker
 HTTP01_PORT = free_port()
+TLSALPN01_PORT = free_port()
+_PORTS = ("ANCHORAGE_ACME_HTTP01_PORT", "ANCHORAGE_ACME_TLSALPN01_PORT", "ANCHORAGE_ACME_RESOLVE")
 
 
 @pytest.fixture(scope="module")
 def acme_worker(request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     """The worker, started with the validation settings of this module's clients."""
-    saved = {k: os.environ.get(k) for k in ("ANCHORAGE_ACME_HTTP01_PORT", "ANCHORAGE_ACME_RESOLVE")}
+    saved = {k: os.environ.get(k) for k in _PORTS}
     os.environ["ANCHORAGE_ACME_HTTP01_PORT"] = str(HTTP01_PORT)
+    os.environ["ANCHORAGE_ACME_TLSALPN01_PORT"] = str(TLSALPN01_PORT)
     os.environ["ANCHORAGE_ACME_RESOLVE"] = f"{SUFFIX}=127.0.0.1"
     try:
         yield request.getfixturevalue("worker")
@@ -133,6 +136,7 @@ def acme_server(acme_worker: Any, live_server: Any, tmp_path: Path) -> Iterator[
             directory=f"{live_server.url}/acme/{domain.slug}/directory",
             root=root,
             port=HTTP01_PORT,
+            tls_port=TLSALPN01_PORT,
             worker=acme_worker,
         )
     finally:

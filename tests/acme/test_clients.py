@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 
 from enrollment.acme import ari, eab
+from enrollment.acme.models import AcmeChallenge
 from pki.models import IssuedCertificate
 from tests.acme.live import openssl_verify, run, tool
 
@@ -131,3 +132,21 @@ def test_lego_with_external_account_binding(acme_server, tmp_path):
     )
     made.key.refresh_from_db()
     assert made.key.account is not None
+
+
+def test_lego_issues_with_tls_alpn01(acme_server, tmp_path):
+    result = run(
+        [
+            tool("lego"), "--server", acme_server.directory, "--email", "alpn@acme.test",
+            "--accept-tos", "--domains", "alpn.acme.test", "--tls",
+            "--tls.port", f"127.0.0.1:{acme_server.tls_port}", "--path", str(tmp_path / "lego"),
+            "run",
+        ]
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = tmp_path / "lego" / "certificates"
+    openssl_verify(acme_server.root, got / "alpn.acme.test.issuer.crt", got / "alpn.acme.test.crt")
+    challenge = AcmeChallenge.objects.get(
+        authorization__identifier_value="alpn.acme.test", status="valid"
+    )
+    assert challenge.type == "tls-alpn-01"

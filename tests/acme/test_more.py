@@ -1,0 +1,198 @@
+"""Key rollover (RFC 8555 §7.3.5), authorization deactivation (§7.5.2), IP identifiers
+(RFC 8738) and the tls-alpn-01 certificate check (RFC 8737 §3)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from enrollment.acme.models import AcmeAccount
+from pki.crypto.jose import tls_alpn01_problem
+from tests.acme.jws import Key, b64u
+from tests.acme.test_protocol import complete
+
+pytestmark = pytest.mark.django_db
+ERR = "urn:ietf:params:acme:error:"
+
+
+def test_key_rollover(client_for):
+    client = client_for()
+    client.register()
+    new = Key.make("ES256")
+    url = f"{client.base}/key-change"
+    assert client.directory()["keyChange"] == url
+    payload = b64u(json.dumps({"account": client.kid, "oldKey": client.key.jwk()}).encode())
+    inner = _resign(new, {"alg": new.alg, "jwk": new.jwk(), "url": url}, payload)
+    response = client.post(url, inner)
+    assert response.status_code == 200, response.content
+    account = AcmeAccount.objects.get()
+    assert account.thumbprint == new.thumbprint()
+    old_key = client.key
+    client.key = new
+    assert client.post(client.kid, None).status_code == 200  # the new key works
+    client.key = old_key
+    refused = client.post(client.kid, None)  # the old one does not
+    assert refused.status_code == 400 and refused.json()["type"] == ERR + "malformed"
+
+
+def test_key_rollover_refuses_a_wrong_old_key_and_a_taken_key(client_for):
+    alice, bob = client_for(), client_for()
+    alice.register()
+    bob.register()
+    url = f"{alice.base}/key-change"
+    new = Key.make()
+    wrong_old = _resign(
+        new,
+        {"alg": new.alg, "jwk": new.jwk(), "url": url},
+        b64u(json.dumps({"account": alice.kid, "oldKey": bob.key.jwk()}).encode()),
+    )
+    assert alice.post(url, wrong_old).json()["type"] == ERR + "unauthorized"
+    taken = _resign(
+        bob.key,
+        {"alg": bob.key.alg, "jwk": bob.key.jwk(), "url": url},
+        b64u(json.dumps({"account": alice.kid, "oldKey": alice.key.jwk()}).encode()),
+    )
+    assert alice.post(url, taken).status_code == 409
+
+
+def _resign(key: Key, protected: dict, payload_b64: str) -> dict:
+    protected_b64 = b64u(json.dumps(protected).encode())
+    signature = key.sign(f"{protected_b64}.{payload_b64}".encode())
+    return {"protected": protected_b64, "payload": payload_b64, "signature": b64u(signature)}
+
+
+def test_authorization_deactivation_invalidates_the_order(client_for):
+    client = client_for()
+    client.register()
+    order = client.new_order("deact.acme.test")
+    authz_url = order.json()["authorizations"][0]
+    response = client.post(authz_url, {"status": "deactivated"})
+    assert response.json()["status"] == "deactivated"
+    assert client.get(order["Location"]).json()["status"] == "invalid"
+
+
+def test_ip_identifier_issues_an_ip_certificate(
+    client_for, http01, django_capture_on_commit_callbacks
+):
+    client = client_for()
+    client.register()
+    response = client.post(
+        f"{client.base}/new-order", {"identifiers": [{"type": "ip", "value": "127.0.0.1"}]}
+    )
+    assert response.status_code == 201, response.content
+    authz = client.get(response.json()["authorizations"][0]).json()
+    assert authz["identifier"] == {"type": "ip", "value": "127.0.0.1"}
+    challenge = next(c for c in authz["challenges"] if c["type"] == "http-01")
+    http01.tokens[challenge["token"]] = f"{challenge['token']}.{client.key.thumbprint()}"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(challenge["url"], {})
+    assert client.get(response["Location"]).json()["status"] == "ready"
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    der = csr.public_bytes(serialization.Encoding.DER)
+    done = client.post(response.json()["finalize"], {"csr": b64u(der)})
+    assert done.json()["status"] == "valid", done.content
+    leaf = x509.load_pem_x509_certificates(client.get(done.json()["certificate"]).content)[0]
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+
+
+def test_ip_outside_the_profile_is_rejected(client_for):
+    client = client_for()
+    client.register()
+    response = client.post(
+        f"{client.base}/new-order", {"identifiers": [{"type": "ip", "value": "10.0.0.1"}]}
+    )
+    assert response.json()["type"] == ERR + "rejectedIdentifier"
+
+
+def test_wildcards_need_dns01_which_is_not_offered(client_for):
+    client = client_for()
+    client.register()
+    response = client.new_order("*.acme.test")
+    assert response.status_code == 400
+    assert response.json()["type"] == ERR + "rejectedIdentifier"
+
+
+def _alpn_cert(names: list[str], digest: bytes, *, critical: bool = True) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acme")]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acme")]))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .add_extension(
+            x509.UnrecognizedExtension(
+                x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31"), b"\x04\x20" + digest
+            ),
+            critical,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_tls_alpn01_certificate_check():
+    digest = hashlib.sha256(b"token.thumb").digest()
+    assert (
+        tls_alpn01_problem(_alpn_cert(["a.acme.test"], digest), "a.acme.test", False, digest)
+        is None
+    )
+    wrong = hashlib.sha256(b"other").digest()
+
+    def why(der: bytes) -> str:
+        return str(tls_alpn01_problem(der, "a.acme.test", False, digest))
+
+    assert "SHA-256" in why(_alpn_cert(["a.acme.test"], wrong))
+    assert "critical" in why(_alpn_cert(["a.acme.test"], digest, critical=False))
+    assert "exactly" in why(_alpn_cert(["a.acme.test", "b.acme.test"], digest))
+    assert "unreadable" in why(b"\x30\x03abc")
+
+
+def test_tls_alpn01_without_a_server_fails_the_challenge(
+    client_for, http01, settings, django_capture_on_commit_callbacks
+):
+    from tests.acme.conftest import free_port
+
+    settings.ANCHORAGE_ACME_TLSALPN01_PORT = free_port()  # nothing listens there
+    client = client_for()
+    client.register()
+    order = client.new_order("noalpn.acme.test").json()
+    authz = client.get(order["authorizations"][0]).json()
+    challenge = next(c for c in authz["challenges"] if c["type"] == "tls-alpn-01")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(challenge["url"], {})
+    checked = client.get(challenge["url"]).json()
+    assert checked["status"] == "invalid"
+    assert checked["error"]["type"] == ERR + "tls"
+
+
+def test_complete_still_works_after_rollover(
+    client_for, http01, django_capture_on_commit_callbacks
+):
+    client = client_for()
+    client.register()
+    _, order = complete(client, http01, django_capture_on_commit_callbacks, "roll.acme.test")
+    assert order["status"] == "valid"
