@@ -304,6 +304,8 @@ ANCHORAGE_ACME_RESOLVE = {
         item.partition("=") for item in env_list("ANCHORAGE_ACME_RESOLVE", []) if "=" in item
     )
 }
+# dns-01 TXT lookups: "host:port" of a recursive resolver; default /etc/resolv.conf's first.
+ANCHORAGE_ACME_DNS_RESOLVER = env_str("ANCHORAGE_ACME_DNS_RESOLVER", "")
 # Benchmark only: challenges pass without a check. Production refuses to start with it.
 ANCHORAGE_ACME_BENCH_SKIP_VALIDATION = env_bool("ANCHORAGE_ACME_BENCH_SKIP_VALIDATION", False)
 if ANCHORAGE_ACME_BENCH_SKIP_VALIDATION and PRODUCTION:

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
+from enrollment.acme import eab
 from enrollment.acme.models import (
     AcmeAccount,
     AcmeAuthorization,
@@ -69,7 +72,14 @@ class RenewalFlagAdmin(AuditedAdminMixin, admin.ModelAdmin[RenewalFlag]):
 
 @admin.register(ExternalAccountKey)
 class ExternalAccountKeyAdmin(ReadOnlyAdmin):
-    """Keys are made with `manage.py acme_eab_key` (the HMAC key is shown once, there)."""
+    """Keys are made with `manage.py acme_eab_key` (the HMAC key is shown once, there);
+    here they are listed and revoked (a revoked key binds no new account)."""
 
     list_display = ["key_id", "domain", "comment", "account", "created_at", "revoked_at"]
     exclude = ["sealed_hmac_key"]
+    actions = ["revoke_keys"]
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ExternalAccountKey]) -> None:
+        done = eab.revoke_keys(list(queryset), actor=request.user)
+        self.message_user(request, f"{done} key(s) revoked")

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import record
 from enrollment.acme.models import AcmeAccount, ExternalAccountKey
@@ -47,6 +48,26 @@ def create_key(domain: Domain, *, actor: User | None = None, comment: str = "") 
         details={"key_id": key_id, "comment": comment},
     )
     return NewKey(key, jose.b64u_encode(raw))
+
+
+@transaction.atomic
+def revoke_keys(keys: list[ExternalAccountKey], *, actor: object = None) -> int:
+    """Revoked keys bind no new account; accounts already bound stay as they are."""
+    user = actor if isinstance(actor, User) else None
+    done = 0
+    for key in keys:
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            record(
+                "acme.eab_key.revoked",
+                actor=user,
+                domain=key.domain,
+                obj=key,
+                details={"key_id": key.key_id},
+            )
+            done += 1
+    return done
 
 
 def verify(

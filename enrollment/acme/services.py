@@ -32,7 +32,12 @@ from pki.services import cas, profiles
 from pki.services.issuance import IssueRequest, issue
 
 ORDER_LIFETIME = timedelta(days=7)
-CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
+# RFC 8555 §8, RFC 8737, RFC 8738 §7: what proves which identifier.
+CHALLENGE_TYPES = {
+    "dns": ("http-01", "dns-01", "tls-alpn-01"),
+    "wildcard": ("dns-01",),
+    "ip": ("http-01", "tls-alpn-01"),
+}
 _MAILTO = re.compile(r"^mailto:[^@\s,?]+@[^@\s,?]+\.[^@\s,?]+$")
 
 # The profile ACME issues under: a TLS server certificate whose subject may be empty, since
@@ -49,6 +54,8 @@ def acme_profile_spec(suffixes: list[str]) -> dict[str, Any]:
         "max_validity_days": 397,
         "dns_suffixes": suffixes,
         "ip_networks": ["127.0.0.0/8", "::1/128"],
+        # Wildcards are proven by dns-01 only (the one challenge a wildcard order offers).
+        "allow_wildcards": True,
         "subject_required": [],
         "subject_allowed": ["CN"],
         "protocols": [Protocol.ACME.value],
@@ -200,9 +207,6 @@ def new_order(account: AcmeAccount, acme: AcmeSettings, payload: dict[str, Any])
     wanted = identifiers.parse(payload.get("identifiers"), spec)
     if payload.get("notBefore") or payload.get("notAfter"):
         raise malformed("notBefore and notAfter are not supported; the profile sets validity")
-    for ident in wanted:
-        if ident.wildcard:
-            raise AcmeProblem("rejectedIdentifier", "wildcard names need dns-01, not offered here")
     replaces = ari.replaced_certificate(account, payload.get("replaces"))
     expires = timezone.now() + ORDER_LIFETIME
     with transaction.atomic():
@@ -220,8 +224,9 @@ def new_order(account: AcmeAccount, acme: AcmeSettings, payload: dict[str, Any])
                 wildcard=ident.wildcard,
                 expires=expires,
             )
+            kinds = CHALLENGE_TYPES["wildcard" if ident.wildcard else ident.type]
             AcmeChallenge.objects.bulk_create(
-                [AcmeChallenge(authorization=authz, type=kind) for kind in CHALLENGE_TYPES]
+                [AcmeChallenge(authorization=authz, type=kind) for kind in kinds]
             )
         record(
             "acme.order.created",

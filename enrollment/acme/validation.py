@@ -1,5 +1,5 @@
-"""Challenge checks, run by Celery workers (RFC 8555 §8): http-01 (§8.3) and tls-alpn-01
-(RFC 8737); IP identifiers (RFC 8738) with both.
+"""Challenge checks, run by Celery workers (RFC 8555 §8): http-01 (§8.3), dns-01 (§8.4) and
+tls-alpn-01 (RFC 8737); IP identifiers (RFC 8738) with http-01 and tls-alpn-01.
 
 Ports and the resolver are settings, as Pebble allows, for tests and private networks:
 ANCHORAGE_ACME_HTTP01_PORT (80), ANCHORAGE_ACME_TLSALPN01_PORT (443), and
@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from enrollment.acme import dns
 from enrollment.acme.problems import AcmeProblem
 from pki.crypto import jose
 
@@ -116,11 +117,27 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def dns01(name: str, key_authorization: str) -> None:
+    """RFC 8555 §8.4: a TXT record at _acme-challenge.<name> holding
+    base64url(SHA-256(key authorization))."""
+    expected = jose.b64u_encode(hashlib.sha256(key_authorization.encode()).digest())
+    try:
+        found = dns.txt_records(f"_acme-challenge.{name}")
+    except dns.DnsError as exc:
+        raise ValidationFailed("dns", f"dns-01 for {name}: {exc}") from None
+    if expected not in found:
+        raise ValidationFailed(
+            "incorrectResponse", f"dns-01 for {name}: no TXT record with the expected digest"
+        )
+
+
 def check(kind: str, name: str, token: str, key_authorization: str) -> dict[str, Any] | None:
     """None when the challenge holds, else the problem document saying why not."""
     try:
         if kind == "http-01":
             http01(name, token, key_authorization)
+        elif kind == "dns-01":
+            dns01(name, key_authorization)
         elif kind == "tls-alpn-01":
             tls_alpn01(name, key_authorization)
         else:

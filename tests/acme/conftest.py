@@ -98,13 +98,29 @@ def http01(settings: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
 worker = celery_worker.worker
 HTTP01_PORT = free_port()
 TLSALPN01_PORT = free_port()
-_PORTS = ("ANCHORAGE_ACME_HTTP01_PORT", "ANCHORAGE_ACME_TLSALPN01_PORT", "ANCHORAGE_ACME_RESOLVE")
+_PORTS = (
+    "ANCHORAGE_ACME_HTTP01_PORT",
+    "ANCHORAGE_ACME_TLSALPN01_PORT",
+    "ANCHORAGE_ACME_RESOLVE",
+    "ANCHORAGE_ACME_DNS_RESOLVER",
+)
 
 
 @pytest.fixture(scope="module")
-def acme_worker(request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
+def txt_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A DNS server answering TXT questions from a file (lego's exec provider writes it)."""
+    from tests.acme.dnsserver import TxtServer
+
+    server = TxtServer(tmp_path_factory.mktemp("dns") / "records")
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def acme_worker(request: pytest.FixtureRequest, txt_records: Any) -> Iterator[SimpleNamespace]:
     """The worker, started with the validation settings of this module's clients."""
     saved = {k: os.environ.get(k) for k in _PORTS}
+    os.environ["ANCHORAGE_ACME_DNS_RESOLVER"] = f"127.0.0.1:{txt_records.port}"
     os.environ["ANCHORAGE_ACME_HTTP01_PORT"] = str(HTTP01_PORT)
     os.environ["ANCHORAGE_ACME_TLSALPN01_PORT"] = str(TLSALPN01_PORT)
     os.environ["ANCHORAGE_ACME_RESOLVE"] = f"{SUFFIX}=127.0.0.1"
@@ -119,7 +135,9 @@ def acme_worker(request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
 
 
 @pytest.fixture
-def acme_server(acme_worker: Any, live_server: Any, tmp_path: Path) -> Iterator[SimpleNamespace]:
+def acme_server(
+    acme_worker: Any, txt_records: Any, live_server: Any, tmp_path: Path
+) -> Iterator[SimpleNamespace]:
     domain = make_acme_domain("live")
     issuing = CertificateAuthority.objects.get(domain=domain, parent__isnull=False)
     root = tmp_path / "root.pem"
@@ -137,6 +155,7 @@ def acme_server(acme_worker: Any, live_server: Any, tmp_path: Path) -> Iterator[
             root=root,
             port=HTTP01_PORT,
             tls_port=TLSALPN01_PORT,
+            txt_records=txt_records,
             worker=acme_worker,
         )
     finally:

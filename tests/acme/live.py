@@ -21,8 +21,12 @@ def tool(name: str) -> str:
     return found
 
 
-def run(command: list[str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run(
+    command: list[str], timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")}
+    env.update(extra)
     return subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )

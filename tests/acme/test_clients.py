@@ -152,3 +152,25 @@ def test_lego_issues_with_tls_alpn01(acme_server, tmp_path):
         authorization__identifier_value="alpn.acme.test", status="valid"
     )
     assert challenge.type == "tls-alpn-01"
+
+
+def test_lego_issues_a_wildcard_with_dns01(acme_server, tmp_path):
+    # lego's exec provider runs this script to publish the TXT record; the test DNS server
+    # reads the file, and the worker asks that server (ANCHORAGE_ACME_DNS_RESOLVER).
+    script = tmp_path / "publish.sh"
+    records = acme_server.txt_records.records_file
+    script.write_text(f'#!/bin/sh\n[ "$1" = present ] && echo "$2 $3" >> {records}\nexit 0\n')
+    script.chmod(0o755)
+    result = run(
+        [
+            tool("lego"), "--server", acme_server.directory, "--email", "dns@acme.test",
+            "--accept-tos", "--domains", "*.lw.acme.test", "--dns", "exec",
+            "--dns.disable-cp", "--path", str(tmp_path / "lego"), "run",
+        ],
+        env={"EXEC_PATH": str(script)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = tmp_path / "lego" / "certificates"
+    openssl_verify(acme_server.root, got / "_.lw.acme.test.issuer.crt", got / "_.lw.acme.test.crt")
+    challenge = AcmeChallenge.objects.get(authorization__identifier_value="*.lw.acme.test")
+    assert (challenge.type, challenge.status) == ("dns-01", "valid")

@@ -107,3 +107,28 @@ def test_the_command_prints_a_key_once(strict, capsys):
     out = json.loads(capsys.readouterr().out)
     key = ExternalAccountKey.objects.get(key_id=out["kid"])
     assert key.comment == "for lego" and len(b64u_decode(out["hmac_key"])) == 32
+
+
+def test_admin_revokes_a_key_and_it_binds_no_account(strict, client_for):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from audit.models import AuditEvent
+
+    made = eab.create_key(strict)
+    admin = User.objects.create_superuser("root", "root@acme.test", "pw")
+    browser = Client()
+    browser.force_login(admin)
+    assert browser.get("/admin/acme/externalaccountkey/").status_code == 200
+    response = browser.post(
+        "/admin/acme/externalaccountkey/",
+        {"action": "revoke_keys", "_selected_action": [made.key.pk]},
+    )
+    assert response.status_code == 302
+    made.key.refresh_from_db()
+    assert made.key.revoked_at is not None
+    assert AuditEvent.objects.filter(action="acme.eab_key.revoked").exists()
+    client = client_for(domain=strict)
+    url = f"{client.base}/new-account"
+    refused = register(client, binding(made.key.key_id, made.hmac_key, url, client.key.jwk()))
+    assert refused.status_code == 403

@@ -123,10 +123,10 @@ def test_ip_outside_the_profile_is_rejected(client_for):
     assert response.json()["type"] == ERR + "rejectedIdentifier"
 
 
-def test_wildcards_need_dns01_which_is_not_offered(client_for):
+def test_wildcards_outside_the_profile_are_rejected(client_for):
     client = client_for()
     client.register()
-    response = client.new_order("*.acme.test")
+    response = client.new_order("*.example.com")
     assert response.status_code == 400
     assert response.json()["type"] == ERR + "rejectedIdentifier"
 
@@ -196,3 +196,75 @@ def test_complete_still_works_after_rollover(
     client.register()
     _, order = complete(client, http01, django_capture_on_commit_callbacks, "roll.acme.test")
     assert order["status"] == "valid"
+
+
+@pytest.fixture
+def txt_server(settings):
+    from tests.acme.dnsserver import TxtServer
+
+    server = TxtServer()
+    settings.ANCHORAGE_ACME_DNS_RESOLVER = f"127.0.0.1:{server.port}"
+    yield server
+    server.close()
+
+
+def _dns01(client, txt_server, captured, order: dict, *, digest: str | None = None) -> dict:
+    authz = client.get(order["authorizations"][0]).json()
+    challenge = next(c for c in authz["challenges"] if c["type"] == "dns-01")
+    key_authorization = f"{challenge['token']}.{client.key.thumbprint()}"
+    value = digest or b64u(hashlib.sha256(key_authorization.encode()).digest())
+    txt_server.records[f"_acme-challenge.{authz['identifier']['value']}"] = ["other", value]
+    with captured(execute=True):
+        client.post(challenge["url"], {})
+    return client.get(challenge["url"]).json()
+
+
+def test_dns01_proves_a_wildcard(
+    client_for, http01, txt_server, django_capture_on_commit_callbacks
+):
+    client = client_for()
+    client.register()
+    response = client.new_order("*.wild.acme.test")
+    assert response.status_code == 201, response.content
+    order = response.json()
+    authz = client.get(order["authorizations"][0]).json()
+    assert authz["wildcard"] is True
+    assert authz["identifier"]["value"] == "wild.acme.test"
+    assert [c["type"] for c in authz["challenges"]] == ["dns-01"]
+    checked = _dns01(client, txt_server, django_capture_on_commit_callbacks, order)
+    assert checked["status"] == "valid", checked
+    assert client.get(response["Location"]).json()["status"] == "ready"
+    from tests.acme.jws import csr_der
+
+    done = client.post(order["finalize"], {"csr": b64u(csr_der(["*.wild.acme.test"]))})
+    assert done.json()["status"] == "valid", done.content
+    leaf = x509.load_pem_x509_certificates(client.get(done.json()["certificate"]).content)[0]
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["*.wild.acme.test"]
+
+
+def test_dns01_with_a_wrong_or_missing_record_fails(
+    client_for, http01, txt_server, django_capture_on_commit_callbacks
+):
+    client = client_for()
+    client.register()
+    order = client.new_order("txt.acme.test").json()
+    checked = _dns01(client, txt_server, django_capture_on_commit_callbacks, order, digest="no")
+    assert checked["status"] == "invalid"
+    assert checked["error"]["type"] == ERR + "incorrectResponse"
+    nothing = client.new_order("none.acme.test").json()
+    authz = client.get(nothing["authorizations"][0]).json()
+    challenge = next(c for c in authz["challenges"] if c["type"] == "dns-01")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(challenge["url"], {})
+    assert client.get(challenge["url"]).json()["status"] == "invalid"
+
+
+def test_ip_orders_offer_no_dns01(client_for):
+    client = client_for()
+    client.register()
+    order = client.post(
+        f"{client.base}/new-order", {"identifiers": [{"type": "ip", "value": "127.0.0.2"}]}
+    ).json()
+    types = {c["type"] for c in client.get(order["authorizations"][0]).json()["challenges"]}
+    assert types == {"http-01", "tls-alpn-01"}
