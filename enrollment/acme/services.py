@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.services import record
 from config.errors import Unavailable, reason_of
-from enrollment.acme import ari, eab, identifiers
+from enrollment.acme import ari, eab, identifiers, limits
 from enrollment.acme.models import (
     AcmeAccount,
     AcmeAuthorization,
@@ -205,6 +205,7 @@ def _contacts(raw: object) -> list[str]:
 def new_order(account: AcmeAccount, acme: AcmeSettings, payload: dict[str, Any]) -> AcmeOrder:
     spec = profile_spec(account.domain, acme)
     wanted = identifiers.parse(payload.get("identifiers"), spec)
+    limits.count_new_order(account)
     if payload.get("notBefore") or payload.get("notAfter"):
         raise malformed("notBefore and notAfter are not supported; the profile sets validity")
     replaces = ari.replaced_certificate(account, payload.get("replaces"))

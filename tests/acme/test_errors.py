@@ -246,3 +246,17 @@ def test_complete_helper_still_works(client_for, http01, django_capture_on_commi
     client.register()
     _, order = complete(client, http01, django_capture_on_commit_callbacks, "x.acme.test")
     assert order["status"] == "valid"
+
+
+def test_new_orders_are_rate_limited_per_account(client_for, settings):
+    settings.ANCHORAGE_ACME_ORDERS_PER_HOUR = 2
+    busy, other = client_for(), client_for()
+    busy.register()
+    other.register()
+    assert busy.new_order("a.acme.test").status_code == 201
+    assert busy.new_order("b.acme.test").status_code == 201
+    limited = busy.new_order("c.acme.test")
+    doc = problem(limited, 429, "rateLimited")
+    assert 0 < int(limited["Retry-After"]) <= 3600
+    assert "2 new orders" in doc["detail"]
+    assert other.new_order("a.acme.test").status_code == 201  # per account
