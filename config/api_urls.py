@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import MeView
 from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
+from enrollment.acme.api import EabKeyViewSet, RenewalFlagViewSet
 from pki.api import (
     CeremonyViewSet,
     CertificateAuthorityViewSet,
@@ -40,6 +41,8 @@ router.register("ceremonies", CeremonyViewSet, basename="ceremony")
 router.register("profiles", ProfileViewSet, basename="profile")
 router.register("certificate-requests", CertificateRequestViewSet, basename="certificate-request")
 router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
+router.register("acme-eab-keys", EabKeyViewSet, basename="acme-eab-key")
+router.register("acme-renewal-flags", RenewalFlagViewSet, basename="acme-renewal-flag")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -51,7 +51,7 @@ def create_key(domain: Domain, *, actor: User | None = None, comment: str = "") 
 
 
 @transaction.atomic
-def revoke_keys(keys: list[ExternalAccountKey], *, actor: object = None) -> int:
+def revoke_keys(keys: list[ExternalAccountKey], *, actor: object = None, comment: str = "") -> int:
     """Revoked keys bind no new account; accounts already bound stay as they are."""
     user = actor if isinstance(actor, User) else None
     done = 0
@@ -64,7 +64,7 @@ def revoke_keys(keys: list[ExternalAccountKey], *, actor: object = None) -> int:
                 actor=user,
                 domain=key.domain,
                 obj=key,
-                details={"key_id": key.key_id},
+                details={"key_id": key.key_id, "comment": comment},
             )
             done += 1
     return done

@@ -167,6 +167,20 @@ def _truststore_request(domain: Domain, submitter: User) -> models.Model:
     return request
 
 
+def _acme_eab_key(domain: Domain, submitter: User) -> models.Model:
+    from enrollment.acme import eab
+
+    return eab.create_key(domain, comment="walk").key
+
+
+def _acme_renewal_flag(domain: Domain, submitter: User) -> models.Model:
+    from enrollment.acme import ari
+
+    ca = _walk_cas(domain)[1]
+    assert isinstance(ca, CertificateAuthority)
+    return ari.flag(domain, ca=ca, explanation_url="https://walk.test/why")
+
+
 OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.domain": _domain,
     "approvals.approvalrequest": _approval_request,
@@ -177,6 +191,8 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.profile": _profile,
     "pki.certificaterequest": _certificate_request,
     "truststores.truststorerequest": _truststore_request,
+    "acme.externalaccountkey": _acme_eab_key,
+    "acme.renewalflag": _acme_renewal_flag,
 }
 
 
