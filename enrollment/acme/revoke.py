@@ -1,13 +1,16 @@
-"""revokeCert (RFC 8555 §7.6): by the account the certificate was issued to, or by a JWS
-signed with the certificate's own key."""
+"""revokeCert (RFC 8555 §7.6): by the account the certificate was issued to, by an account
+holding valid authorizations for every name in it, or by a JWS signed with the certificate's
+own key."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from enrollment.acme.auth import Signed
+from enrollment.acme.models import AcmeAccount, AcmeAuthorization, Status
 from enrollment.acme.problems import AcmeProblem, malformed, unauthorized
 from pki.crypto import certs, jose
 from pki.models import Domain, IssuedCertificate, Reason
@@ -45,9 +48,13 @@ def revoke_cert(domain: Domain, signed: Signed, payload: dict[str, Any]) -> Issu
     if cert is None or bytes(cert.der) != der:
         raise AcmeProblem("malformed", "this server did not issue that certificate", 404)
     if signed.account is not None:
-        if cert.requester != signed.account.requester:
-            raise unauthorized("the certificate was not issued to this account")
-        requester = signed.account.requester
+        account = signed.account
+        if cert.requester != account.requester and not _holds_authorizations(account, info):
+            raise unauthorized(
+                "the certificate was not issued to this account, and the account holds no "
+                "valid authorizations for all its names"
+            )
+        requester = account.requester
     else:
         try:
             spki = jose.spki_der(signed.jwk)
@@ -63,3 +70,15 @@ def revoke_cert(domain: Domain, signed: Signed, payload: dict[str, Any]) -> Issu
     except ValidationError as exc:
         raise malformed("; ".join(exc.messages)) from None
     return cert
+
+
+def _holds_authorizations(account: AcmeAccount, info: certs.CertInfo) -> bool:
+    names = {("dns", n.lower()) for n in info.dns_names} | {("ip", i) for i in info.ip_addresses}
+    if not names:
+        return False
+    held = set(
+        AcmeAuthorization.objects.filter(
+            order__account=account, status=Status.VALID, expires__gt=timezone.now()
+        ).values_list("identifier_type", "identifier_value")
+    )
+    return names <= held

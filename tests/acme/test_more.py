@@ -268,3 +268,31 @@ def test_ip_orders_offer_no_dns01(client_for):
     ).json()
     types = {c["type"] for c in client.get(order["authorizations"][0]).json()["challenges"]}
     assert types == {"http-01", "tls-alpn-01"}
+
+
+def test_revoke_by_account_holding_authorizations_for_every_name(
+    client_for, http01, django_capture_on_commit_callbacks
+):
+    from pki.models import IssuedCertificate
+
+    owner, authorized, stranger = client_for(), client_for(), client_for()
+    for c in (owner, authorized, stranger):
+        c.register()
+    _, order = complete(owner, http01, django_capture_on_commit_callbacks, "shared.acme.test")
+    pem = owner.get(order["certificate"]).content
+    der = x509.load_pem_x509_certificates(pem)[0].public_bytes(serialization.Encoding.DER)
+    url = f"{owner.base}/revoke-cert"
+    refused = stranger.post(url, {"certificate": b64u(der)})
+    assert refused.status_code == 403
+    assert refused.json()["type"] == ERR + "unauthorized"
+    # Another account proves control of the name; then it may revoke (§7.6).
+    complete(authorized, http01, django_capture_on_commit_callbacks, "shared.acme.test")
+    done = authorized.post(url, {"certificate": b64u(der), "reason": 1})
+    assert done.status_code == 200, done.content
+    leaf = x509.load_der_x509_certificate(der)
+    revoked = IssuedCertificate.objects.get(serial=f"{leaf.serial_number:X}")
+    assert revoked.status == IssuedCertificate.Status.REVOKED
+    again = authorized.post(url, {"certificate": b64u(der)})
+    assert again.json()["type"] == ERR + "alreadyRevoked"
+    bad_reason = owner.post(url, {"certificate": b64u(der), "reason": 6})
+    assert bad_reason.json()["type"] == ERR + "badRevocationReason"
