@@ -308,6 +308,10 @@ ANCHORAGE_ACME_RESOLVE = {
 ANCHORAGE_ACME_DNS_RESOLVER = env_str("ANCHORAGE_ACME_DNS_RESOLVER", "")
 # New orders an ACME account may create an hour (0: no limit); more answer rateLimited (429).
 ANCHORAGE_ACME_ORDERS_PER_HOUR = env_int("ANCHORAGE_ACME_ORDERS_PER_HOUR", 300)
+CELERY_BEAT_SCHEDULE["acme-requeue-stalled"] = {
+    "task": "enrollment.acme.tasks.requeue_stalled",
+    "schedule": 60.0,
+}
 # Benchmark only: challenges pass without a check. Production refuses to start with it.
 ANCHORAGE_ACME_BENCH_SKIP_VALIDATION = env_bool("ANCHORAGE_ACME_BENCH_SKIP_VALIDATION", False)
 if ANCHORAGE_ACME_BENCH_SKIP_VALIDATION and PRODUCTION:

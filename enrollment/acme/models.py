@@ -118,6 +118,9 @@ class AcmeChallenge(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     validated = models.DateTimeField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # When the client asked for validation: a check still processing long after was lost
+    # (broker down at commit) and is sent again by the beat sweep.
+    requested_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"{self.type} challenge {self.ident} ({self.status})"

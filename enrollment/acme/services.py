@@ -311,9 +311,9 @@ def respond(challenge: AcmeChallenge, account: AcmeAccount) -> AcmeChallenge:
         if authz.expires <= timezone.now():
             raise malformed("the authorization expired")
         challenge.status = Status.PROCESSING
-        challenge.save(update_fields=["status"])
-        key_authorization = f"{challenge.token}.{account.thumbprint}"
-        transaction.on_commit(lambda: tasks.enqueue(challenge.pk, key_authorization))
+        challenge.requested_at = timezone.now()
+        challenge.save(update_fields=["status", "requested_at"])
+        transaction.on_commit(lambda: tasks.enqueue(challenge.pk))
     return challenge
 
 

@@ -70,8 +70,8 @@ class _Responder(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _inline(challenge_id: int, key_authorization: str) -> None:
-    tasks.validate_challenge(challenge_id, key_authorization)
+def _inline(challenge_id: int) -> None:
+    tasks.validate_challenge(challenge_id)
 
 
 @pytest.fixture
@@ -143,8 +143,8 @@ def acme_server(
     root = tmp_path / "root.pem"
     root.write_text(certs.der_to_pem(cas.root_of(issuing)))
 
-    def send(challenge_id: int, key_authorization: str) -> None:
-        acme_worker.send(tasks.validate_challenge, challenge_id, key_authorization)
+    def send(challenge_id: int) -> None:
+        acme_worker.send(tasks.validate_challenge, challenge_id)
 
     original = tasks.dispatcher
     tasks.dispatcher = send

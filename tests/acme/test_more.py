@@ -296,3 +296,33 @@ def test_revoke_by_account_holding_authorizations_for_every_name(
     assert again.json()["type"] == ERR + "alreadyRevoked"
     bad_reason = owner.post(url, {"certificate": b64u(der), "reason": 6})
     assert bad_reason.json()["type"] == ERR + "badRevocationReason"
+
+
+def test_a_broker_down_at_commit_is_survived_and_the_sweep_sends_the_check(
+    client_for, http01, django_capture_on_commit_callbacks
+):
+    from enrollment.acme import tasks
+    from enrollment.acme.models import AcmeChallenge
+
+    def broker_down(challenge_id: int) -> None:
+        raise ConnectionError("broker down")
+
+    client = client_for()
+    client.register()
+    order = client.new_order("sweep.acme.test")
+    authz = client.get(order.json()["authorizations"][0]).json()
+    challenge = next(c for c in authz["challenges"] if c["type"] == "http-01")
+    http01.tokens[challenge["token"]] = f"{challenge['token']}.{client.key.thumbprint()}"
+    working = tasks.dispatcher
+    tasks.dispatcher = broker_down
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            answered = client.post(challenge["url"], {})
+    finally:
+        tasks.dispatcher = working
+    assert answered.status_code == 200  # the intent is recorded; no 500
+    assert AcmeChallenge.objects.get(token=challenge["token"]).status == "processing"
+    assert tasks.requeue_stalled(older_than_seconds=3600) == 0  # not stalled yet
+    assert tasks.requeue_stalled(older_than_seconds=0) == 1
+    assert client.get(challenge["url"]).json()["status"] == "valid"
+    assert client.get(order["Location"]).json()["status"] == "ready"
