@@ -28,7 +28,7 @@ from enrollment.acme.problems import AcmeProblem, malformed, unauthorized
 from pki.crypto import certs, jose
 from pki.crypto import csr as csrs
 from pki.models import CertificateAuthority, Domain, IssuedCertificate, Profile, Protocol
-from pki.services import cas, profiles
+from pki.services import cas, domains, profiles
 from pki.services.issuance import IssueRequest, issue
 
 ORDER_LIFETIME = timedelta(days=7)
@@ -81,8 +81,7 @@ def enable(
         description="TLS server certificates issued over ACME",
     )
     if not domain.protocol_enabled(Protocol.ACME.value):
-        domain.enabled_protocols = sorted({*domain.enabled_protocols, Protocol.ACME.value})
-        domain.save(update_fields=["enabled_protocols"])
+        domains.set_protocols(domain, [*domain.enabled_protocols, Protocol.ACME.value], actor=actor)
     found, created = AcmeSettings.objects.get_or_create(
         domain=domain, defaults={"profile": ACME_PROFILE, "eab_required": eab_required}
     )

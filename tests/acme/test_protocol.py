@@ -152,3 +152,17 @@ def test_orders_outside_the_profile_are_rejected(client_for):
     assert response.status_code == 400
     assert response.json()["type"] == "urn:ietf:params:acme:error:rejectedIdentifier"
     assert not AcmeOrder.objects.exists()
+
+
+def test_enabling_acme_is_audited_and_idempotent(acme_domain):
+    from enrollment.acme import services
+    from pki.models import CertificateAuthority, Profile
+
+    assert acme_domain.protocol_enabled("acme")
+    assert AuditEvent.objects.filter(action="pki.domain.protocols_changed").count() == 1
+    assert AuditEvent.objects.filter(action="acme.enabled").count() == 1
+    issuing = CertificateAuthority.objects.get(domain=acme_domain, parent__isnull=False)
+    services.enable(acme_domain, issuing, ["acme.test", "localhost"])
+    assert AuditEvent.objects.filter(action="acme.enabled").count() == 1
+    profile = Profile.objects.get(domain=acme_domain, name="acme-tls-server")
+    assert profile.current_version == 1  # unchanged, so no new version
