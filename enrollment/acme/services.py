@@ -27,7 +27,14 @@ from enrollment.acme.models import (
 from enrollment.acme.problems import AcmeProblem, malformed, unauthorized
 from pki.crypto import certs, jose
 from pki.crypto import csr as csrs
-from pki.models import CertificateAuthority, Domain, IssuedCertificate, Profile, Protocol
+from pki.models import (
+    CertificateAuthority,
+    CrossCertificate,
+    Domain,
+    IssuedCertificate,
+    Profile,
+    Protocol,
+)
 from pki.services import cas, domains, profiles
 from pki.services.issuance import IssueRequest, issue
 
@@ -425,12 +432,39 @@ def _require_exact_names(order: AcmeOrder, info: csrs.CsrInfo) -> None:
         raise AcmeProblem("badCSR", "the CSR may name only the order's DNS names and IPs")
 
 
-def certificate_pem(order: AcmeOrder) -> str:
-    """§7.4.2: the leaf then its issuing chain (root left out), PEM."""
+def certificate_pem(order: AcmeOrder, alternate: int = 0) -> str:
+    """§7.4.2: the leaf then its issuing chain (root left out), PEM; `alternate` n > 0 is the
+    n-th path through a cross-certificate instead."""
     cert = order.certificate
     if order.status != Status.VALID or cert is None:
         raise AcmeProblem("malformed", "the order has no certificate", 404)
-    return "".join(certs.der_to_pem(der) for der in [bytes(cert.der), *cas.issuing_chain(cert.ca)])
+    chains = [cas.issuing_chain(cert.ca), *alternate_chains(cert)]
+    if not 0 <= alternate < len(chains):
+        raise AcmeProblem("malformed", "no such alternate chain", 404)
+    return "".join(certs.der_to_pem(der) for der in [bytes(cert.der), *chains[alternate]])
+
+
+def chain_count(order: AcmeOrder) -> int:
+    return 1 + len(alternate_chains(order.certificate)) if order.certificate else 0
+
+
+def alternate_chains(cert: IssuedCertificate) -> list[list[bytes]]:
+    """Other paths to other roots: through a live cross-certificate of any CA on the way up
+    (pki.services.hierarchy cross-signs), then the cross-signer's chain without its root."""
+    path: list[CertificateAuthority] = []
+    node: CertificateAuthority | None = cert.ca
+    while node is not None and len(path) < 10:
+        path.append(node)
+        node = node.parent
+    now = timezone.now()
+    out = []
+    for depth, ca in enumerate(path):
+        crosses = CrossCertificate.objects.filter(subject_ca=ca, not_after__gt=now)
+        for cross in crosses.select_related("issuer_ca").order_by("pk"):
+            above = cas.issuing_chain(cross.issuer_ca)
+            below = [bytes(c.certificate) for c in path[:depth]]
+            out.append([*below, bytes(cross.certificate), *above])
+    return out
 
 
 def issued_to(account: AcmeAccount, cert: IssuedCertificate) -> bool:

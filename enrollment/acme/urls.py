@@ -16,6 +16,11 @@ urlpatterns = [
     path("<slug:domain>/authz/<str:ident>", views.authz, name="authz"),
     path("<slug:domain>/chall/<str:ident>", views.challenge, name="challenge"),
     path("<slug:domain>/cert/<str:ident>", views.certificate, name="certificate"),
+    path(
+        "<slug:domain>/cert/<str:ident>/alt/<int:alternate>",
+        views.certificate,
+        name="certificate-alternate",
+    ),
     path("<slug:domain>/revoke-cert", views.revoke_cert, name="revoke-cert"),
     path("<slug:domain>/key-change", views.key_change, name="key-change"),
     path("<slug:domain>/renewal-info/<str:cert_id>", views.renewal_info, name="renewal-info"),

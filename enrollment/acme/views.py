@@ -193,14 +193,24 @@ def challenge(ctx: Ctx, ident: str) -> HttpResponse:
 
 
 @acme_endpoint("POST")
-def certificate(ctx: Ctx, ident: str) -> HttpResponse:
+def certificate(ctx: Ctx, ident: str, alternate: int = 0) -> HttpResponse:
     signed = ctx.signed()
     found = services.owned_order(signed.require_account(), ident)
     if not signed.post_as_get:
         raise malformed("fetch a certificate with POST-as-GET")
-    return HttpResponse(
-        services.certificate_pem(found), content_type="application/pem-certificate-chain"
+    response = HttpResponse(
+        services.certificate_pem(found, alternate),
+        content_type="application/pem-certificate-chain",
     )
+    # §7.4.2: every other chain to the same leaf, as rel="alternate".
+    links = [
+        f'<{ctx.urls.certificate(found)}{f"/alt/{n}" if n else ""}>;rel="alternate"'
+        for n in range(services.chain_count(found))
+        if n != alternate
+    ]
+    if links:
+        response["Link"] = ", ".join(links)
+    return response
 
 
 @acme_endpoint("POST")
