@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import MeView
 from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
+from enrollment.acme.api import EabKeyViewSet, RenewalFlagViewSet
 from enrollment.api import DeviceViewSet, EnrollmentCredentialViewSet
 from pki.api import (
     CeremonyViewSet,
@@ -50,6 +51,8 @@ router.register(
 )
 router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
 router.register("truststore-targets", DeploymentTargetViewSet, basename="truststore-target")
+router.register("acme-eab-keys", EabKeyViewSet, basename="acme-eab-key")
+router.register("acme-renewal-flags", RenewalFlagViewSet, basename="acme-renewal-flag")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -6,6 +6,7 @@ import json
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     data_dir,
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "approvals",
     "truststores",
     "enrollment",
+    "enrollment.acme",
     "console",
 ]
 
@@ -317,6 +319,31 @@ CELERY_BEAT_SCHEDULE["truststores-requeue-approved"] = {
 # A request body may carry a 5 MB bundle (pki.crypto.bundles.MAX_BYTES) as base64 in JSON
 # (4/3 of it, plus the other fields); larger bodies get 400 too_large before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ANCHORAGE_MAX_BODY_BYTES", 8 * 1024 * 1024)
+
+# --- ACME (enrollment.acme) ------------------------------------------------------------------
+# Where challenge checks connect (RFC 8555 §8.3, RFC 8737 §3): the RFC's ports by default;
+# tests and private networks move them, as Pebble allows.
+ANCHORAGE_ACME_HTTP01_PORT = env_int("ANCHORAGE_ACME_HTTP01_PORT", 80)
+ANCHORAGE_ACME_TLSALPN01_PORT = env_int("ANCHORAGE_ACME_TLSALPN01_PORT", 443)
+# "demo.test=127.0.0.1,other.test=10.0.0.5": names under a suffix resolve to its address.
+ANCHORAGE_ACME_RESOLVE = {
+    suffix.strip().lower().strip("."): address.strip()
+    for suffix, _, address in (
+        item.partition("=") for item in env_list("ANCHORAGE_ACME_RESOLVE", []) if "=" in item
+    )
+}
+# dns-01 TXT lookups: "host:port" of a recursive resolver; default /etc/resolv.conf's first.
+ANCHORAGE_ACME_DNS_RESOLVER = env_str("ANCHORAGE_ACME_DNS_RESOLVER", "")
+# New orders an ACME account may create an hour (0: no limit); more answer rateLimited (429).
+ANCHORAGE_ACME_ORDERS_PER_HOUR = env_int("ANCHORAGE_ACME_ORDERS_PER_HOUR", 300)
+CELERY_BEAT_SCHEDULE["acme-requeue-stalled"] = {
+    "task": "enrollment.acme.tasks.requeue_stalled",
+    "schedule": 60.0,
+}
+# Benchmark only: challenges pass without a check. Production refuses to start with it.
+ANCHORAGE_ACME_BENCH_SKIP_VALIDATION = env_bool("ANCHORAGE_ACME_BENCH_SKIP_VALIDATION", False)
+if ANCHORAGE_ACME_BENCH_SKIP_VALIDATION and PRODUCTION:
+    raise ImproperlyConfigured("ANCHORAGE_ACME_BENCH_SKIP_VALIDATION is refused in production")
 
 # --- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env_str("ANCHORAGE_LOG_FORMAT", "text")

@@ -182,6 +182,20 @@ def _enrollment_credential(domain: Domain, submitter: User) -> models.Model:
     return enrollment.create_credential(domain, None, username=f"walk-{domain.slug}")[0]
 
 
+def _acme_eab_key(domain: Domain, submitter: User) -> models.Model:
+    from enrollment.acme import eab
+
+    return eab.create_key(domain, comment="walk").key
+
+
+def _acme_renewal_flag(domain: Domain, submitter: User) -> models.Model:
+    from enrollment.acme import ari
+
+    ca = _walk_cas(domain)[1]
+    assert isinstance(ca, CertificateAuthority)
+    return ari.flag(domain, ca=ca, explanation_url="https://walk.test/why")
+
+
 OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.domain": _domain,
     "approvals.approvalrequest": _approval_request,
@@ -195,6 +209,8 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "truststores.deploymenttarget": _deployment_target,
     "enrollment.device": _device,
     "enrollment.enrollmentcredential": _enrollment_credential,
+    "acme.externalaccountkey": _acme_eab_key,
+    "acme.renewalflag": _acme_renewal_flag,
 }
 
 

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.demo import DEMO_USERS, derived_secret, ensure_user
+from enrollment.acme import services as acme
 from enrollment.services import ensure_credential
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain, Protocol
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             ensure_default_profiles(domain, issuing, DEMO_SUFFIXES)
             est = {"username": DEMO_EST_USERNAME, "password": derived_secret("demo-est", 52)}
             ensure_credential(domain, est["username"], est["password"], "demo EST credential")
+            acme.enable(domain, issuing, DEMO_SUFFIXES)
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
             name: login.as_dict()
@@ -49,7 +51,7 @@ class Command(BaseCommand):
             "users": users,
             "est": est,
             "cmp": {},
-            "acme": {},
+            "acme": {"directory": f"/acme/{domain.slug}/directory"},
         }
         if options["json"]:
             self.stdout.write(json.dumps(out, indent=2))
