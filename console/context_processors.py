@@ -21,6 +21,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Truststores", reverse("console:truststores")))
     if user.is_superuser or domains_with(user, Perm.DOMAIN_VIEW).exists():
         items.append(("Devices", reverse("console:devices")))
+    if domains_with(user, Perm.CERTS_ISSUE).exists():
+        items.append(("ACME keys", reverse("console:acme-keys")))
     if user.is_superuser or domains_with(user, Perm.AUDIT_VIEW).exists():
         items.append(("Audit log", reverse("console:audit")))
     if user.is_staff:

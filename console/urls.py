@@ -3,6 +3,7 @@ from django.urls import path, re_path
 
 from console import (
     views,
+    views_acme,
     views_audit,
     views_cas,
     views_certificates,
@@ -47,6 +48,14 @@ urlpatterns = [
         views_profiles.profile_edit,
         name="profile-edit",
     ),
+    path("acme-keys/", views_acme.eab_keys, name="acme-keys"),
+    path("acme-keys/<int:pk>/revoke", views_acme.eab_key_revoke, name="acme-key-revoke"),
+    re_path(
+        r"^certificates/(?P<serial>[0-9A-Fa-f]{1,64})/renew$",
+        views_acme.renew_certificate,
+        name="certificate-renew",
+    ),
+    path("cas/<slug:slug>/renew", views_acme.renew_ca, name="ca-renew"),
     path("cas/", views_cas.ca_list, name="cas"),
     path("cas/<slug:slug>/crl", views_cas.ca_publish_crl, name="ca-publish-crl"),
     path("cas/<slug:slug>/status", views_cas.ca_status, name="ca-status"),

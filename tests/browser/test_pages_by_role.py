@@ -79,6 +79,7 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
             {"admin", "operator", "ra_officer", "outsider"},
             set(),
         ),
+        ("acme-keys", "/acme-keys/", {"admin", "operator"}, set()),
         ("audit", "/audit/", {"admin", "auditor"}, set()),
         ("audit-event", f"/audit/{event}/", {"admin", "auditor"}, set()),
     ]
