@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _issuance_report import fmt
 from _load import Window, load_python, load_wrk
 from _server import (
     BENCH_ENV,
@@ -46,7 +47,6 @@ from issuance import (
     ALGORITHMS,
     _child,
     api_rate,
-    fmt,
     make_csrs,
     prepare,
     write_bodies,

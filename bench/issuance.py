@@ -62,19 +62,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from _issuance_report import BATCH_PATH, Setting, report
 from _load import LoadGenerator, Window, load_python, load_wrk
 from _server import (
     BENCH_ENV,
     PY,
-    QUIET,
     ROOT,
     CpuWatch,
     Server,
     bench_env,
-    cpu_model,
     django_setup,
     migrate,
-    psql,
     quietly,
     wait_quiet,
 )
@@ -86,9 +84,7 @@ ALGORITHMS = {
 }
 PROFILE = "tls-server"
 PROFILE_SPEC = {"dns_suffixes": ["bench.test"], "protocols": ["api"]}
-TARGET = 1000  # certificates/s with a P-256 software key (issue 3)
 PATH = "/api/v1/certificates"
-BATCH_PATH = "/api/v1/certificates/batch"
 INPROCESS = Path(__file__).with_name("_inprocess.py")  # the service, view and builder figures
 
 
@@ -254,10 +250,6 @@ def api_rate(
     return out
 
 
-def fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.0f}"
-
-
 def write_bodies(path: Path, slug: str, field: str, items: list[Any]) -> Path:
     """One request body a line: the domain, the profile and `field` set to each item."""
     path.write_text(
@@ -418,103 +410,14 @@ def main() -> None:
     if "Traceback" in log or "ERROR" in log or "CRITICAL" in log:
         print(f"\ngunicorn said:\n{log[-2000:]}")
 
-    print()
-    print(f"machine: {cores} cores ({cpu_model()}), PostgreSQL {psql('SHOW server_version')}")
-    print(
-        f"API: gunicorn config.wsgi, {server.describe}, ANCHORAGE_ENV=production; load: {client},"
-        f" {warmup:.0f} s warm-up + {seconds:.0f} s; {count} distinct P-256 CSRs, one"
-        " Idempotency-Key each"
+    report(
+        rows,
+        floor,
+        quiet,
+        Setting(cores, busy, server.describe, client, warmup, seconds, count, size),
+        connections=args.connections,
+        profile=args.profile,
     )
-    print(
-        f"API batch: POST {BATCH_PATH}, {size} distinct CSRs a request (batch size {size}),"
-        " one Idempotency-Key a request; same server, load and windows"
-    )
-    print("service, view and builder: one process, one thread; openssl speed: one core")
-    print()
-    head = ("algorithm", "API certs/s", "API batch certs/s", "service-only certs/s",
-            "builder-only certs/s", "openssl speed sign/s")  # fmt: skip
-    print(f"{head[0]:<10} {head[1]:>12} {head[2]:>18} {head[3]:>21} {head[4]:>21} {head[5]:>21}")
-    for label, row in rows.items():
-        print(
-            f"{label:<10} {fmt(row['api'].get('rate')):>12} {fmt(row['batch'].get('rate')):>18}"
-            f" {fmt(row['service']):>21} {fmt(row['builder']):>21} {fmt(row['openssl']):>21}"
-        )
-    print()
-    for label, row in rows.items():
-        for name, api, unit in (
-            ("API", row["api"], "a request"),
-            ("API batch", row["batch"], f"a request of {size} certificates"),
-        ):
-            if "unavailable" in api:
-                print(f"{label}: {name} unavailable: {api['unavailable']}")
-                continue
-            print(
-                f"{label}: {name} p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms {unit}"
-                f" at {args.connections} connections ({api['requests']:,.1f} requests/s);"
-                f" non-201 {api['unexpected']}, socket errors {api['socket_errors']};"
-                f" other work {api['others']:.2f} cores"
-            )
-            for error in api["errors"]:
-                print(f"    {error}")
-            cpu = api["cpu"]
-            per = {k: v * 1000 / api["rate"] for k, v in cpu.items()} if api["rate"] else {}
-            print(
-                f"{label}: {name} CPU during the window, cores (ms a certificate): "
-                + ", ".join(f"{k} {v:.2f} ({per.get(k, 0):.2f})" for k, v in cpu.items())
-            )
-        if row.get("view_error"):
-            print(f"{label}: view in process failed: {row['view_error']}")
-        else:
-            print(
-                f"{label}: view in process (Django test client, no HTTP server)"
-                f" {row['view']:,.0f} requests/s, {row['view_queries']} queries a request"
-            )
-        print(
-            f"{label}: service path {row['ms_per_cert']:.2f} ms a certificate, of which"
-            f" {row['db_ms_per_cert']:.2f} ms in {row['queries_per_cert']:.1f} queries"
-        )
-    if "unavailable" not in floor:
-        print(
-            f"floor: the same POST refused at validation (400, after token authentication)"
-            f" {floor['rate']:,.0f} requests/s, p50 {floor['p50_ms']:.1f} ms; CPU "
-            + ", ".join(
-                f"{k} {v:.2f} ({v * 1000 / floor['rate']:.1f})"
-                for k, v in floor["cpu"].items()
-                if floor["rate"]
-            )
-        )
-    noisy = {k: v for k, v in quiet.items() if v >= QUIET}
-    print(
-        f"other work on the machine: {busy:.2f} cores at the start; "
-        + (
-            f"under {QUIET} cores during every figure"
-            if not noisy
-            else "busy during " + ", ".join(f"{k} ({v:.2f} cores)" for k, v in noisy.items())
-        )
-    )
-    p256 = rows["P-256"]["api"].get("rate")
-    p256_batch = rows["P-256"]["batch"].get("rate")
-    if p256 is not None or p256_batch is not None:
-        reached = [
-            f"{name} at {rate / TARGET:.0%}"
-            for name, rate in (("API", p256), (f"API batch of {size}", p256_batch))
-            if rate is not None
-        ]
-        print(f"\ntarget {TARGET:,} certificates/s (P-256, software key): " + ", ".join(reached))
-    if args.profile:
-        row = rows["P-256"]
-        if row.get("view_sql"):
-            print("\nqueries of one POST /api/v1/certificates (P-256):")
-            for i, q in enumerate(row["view_sql"], 1):
-                print(f"  {i:>2}. {q}")
-        if row.get("profile_view"):
-            print(
-                f"\nwhere one POST's CPU goes (P-256, cProfile CPU time, {row['profile_n']} posts):"
-            )
-            for label, share, calls in row["profile_view"]:
-                print(f"  {label:<52} {share:>6.1%}  {calls / row['profile_n']:>4.1f} calls")
-        print(f"\nservice path, P-256, cProfile (CPU time) over {row['profile_n']} issuances:")
-        print(row["profile_tottime"])
     print(f"\ntotal {time.monotonic() - begun:.0f} s")
 
 
