@@ -18,7 +18,6 @@ from typing import NoReturn
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from accounts.roles import Perm, has_perm
 from audit.services import Entry, record_many
@@ -249,12 +248,7 @@ def _authorize(request: IssueRequest) -> None:
 
 def _profile_version(domain: Domain, name: str) -> ProfileVersion:
     """The profile's current version with its profile and CA, in one query."""
-    version = (
-        ProfileVersion.objects.select_related("profile", "ca")
-        .filter(profile__domain=domain, profile__name=name, version=F("profile__current_version"))
-        .order_by()  # one row at most; Meta.ordering would join domains just to sort it
-        .first()
-    )
+    version = profiles.current_by_name(domain, name)
     if version is None:
         raise ValidationError({"profile": f"no profile {name!r} in domain {domain.slug}"})
     return version
