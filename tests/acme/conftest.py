@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,14 +23,9 @@ from pki.models import CertificateAuthority, Domain
 from pki.services import cas, hierarchy
 from tests import worker as celery_worker
 from tests.acme.jws import AcmeClient, Key
+from tests.net import free_port
 
 SUFFIX = "acme.test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_acme_domain(slug: str = "acme1", *, eab_required: bool = False) -> Domain:

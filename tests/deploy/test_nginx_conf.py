@@ -11,31 +11,16 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.net import free_port
+from tests.nginx import running
 from tests.truststores.certs import Issued, make
-from tests.truststores.test_swap_nginx import NGINX, free_port
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
-MAIN = """
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    include {site};
-}}
-"""
 
 
 class Front:
@@ -67,10 +52,8 @@ class Front:
 
 @pytest.fixture
 def front(tmp_path: Path) -> Iterator[Front]:
-    if not Path(NGINX).exists():
-        pytest.fail(f"no nginx at {NGINX}: run bin/setup-system as root")
     prefix = tmp_path / "nginx"
-    (prefix / "tmp").mkdir(parents=True)
+    prefix.mkdir()
     etc = tmp_path / "etc"
     tls_port, http_port = free_port(), free_port()
     site = SHIPPED.read_text().replace("/etc/anchorage/", f"{etc}/")
@@ -87,16 +70,8 @@ def front(tmp_path: Path) -> Iterator[Front]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(cas[Path(path).stem].pem)
     (prefix / "site.conf").write_text(site)
-    conf = prefix / "nginx.conf"
-    conf.write_text(MAIN.format(prefix=prefix, site=prefix / "site.conf"))
-    command = [NGINX, "-p", str(prefix), "-c", str(conf), "-e", "error.log"]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
-    assert checked.returncode == 0, checked.stderr
-    subprocess.run(command, check=True, capture_output=True, timeout=30)
-    try:
+    with running(prefix, f"include {prefix / 'site.conf'};"):
         yield Front(prefix, tls_port, cas)
-    finally:
-        subprocess.run([*command, "-s", "stop"], capture_output=True, timeout=30, check=False)
 
 
 def test_each_mtls_server_takes_the_clients_of_its_own_truststore(front: Front) -> None:

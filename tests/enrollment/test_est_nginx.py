@@ -9,8 +9,6 @@ matches it, and `openssl verify` accepts every certificate against the cacerts c
 from __future__ import annotations
 
 import base64
-import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,21 +22,10 @@ from pki.crypto.certs import der_to_pem
 from pki.models import Domain
 from pki.services.issuance import IssueRequest, issue
 from tests.enrollment.conftest import multipart
+from tests.net import free_port
+from tests.nginx import running
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-CONF = """
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
+SERVER = """
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {prefix}/server.pem;
@@ -52,14 +39,7 @@ http {{
             proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
         }}
     }}
-}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(*args: str | Path, cwd: Path) -> str:
@@ -112,7 +92,7 @@ class Front:
 @pytest.fixture
 def front(live_server, domain: Domain, est_pki, tmp_path: Path) -> Iterator[Front]:
     prefix = tmp_path / "nginx"
-    (prefix / "tmp").mkdir(parents=True)
+    prefix.mkdir()
     work = tmp_path / "device"
     work.mkdir()
     # nginx's TLS certificate comes from the domain's own CA, under its tls-server profile.
@@ -135,14 +115,8 @@ def front(live_server, domain: Domain, est_pki, tmp_path: Path) -> Iterator[Fron
     (prefix / "server.pem").write_text("".join(der_to_pem(d) for d in chain))
     port = free_port()
     upstream = urlparse(live_server.url).port
-    conf = prefix / "nginx.conf"
-    conf.write_text(CONF.format(prefix=prefix, port=port, upstream=upstream))
-    command = [NGINX, "-p", str(prefix), "-c", str(conf), "-e", "error.log"]
-    subprocess.run(command, check=True, capture_output=True, timeout=30)
-    try:
+    with running(prefix, SERVER.format(prefix=prefix, port=port, upstream=upstream)):
         yield Front(f"https://localhost:{port}/.well-known/est/alpha", port, work)
-    finally:
-        subprocess.run([*command, "-s", "stop"], capture_output=True, timeout=30, check=False)
 
 
 def new_csr(front: Front, name: str, cn: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pki.crypto.keys import KeyAlgorithm
 from pki.models import OcspResponse, Reason
 from pki.services import hierarchy, profiles
 from pki.services.revocation import revoke
+from tests.net import free_port
 from tests.pki.helpers import TLS_SERVER
 from tests.pki.ocsp_helpers import (
     Leaf,
@@ -40,12 +40,6 @@ from tests.pki.ocsp_helpers import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _database_url() -> str:

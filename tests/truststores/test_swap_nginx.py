@@ -8,10 +8,8 @@ nginx checks the client certificate during the handshake but answers a bad one w
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,24 +21,13 @@ from django.contrib.auth.models import User
 from accounts.roles import Role
 from pki.models import Domain
 from tests.conftest import MakeUser
+from tests.net import free_port
+from tests.nginx import running
 from tests.truststores.certs import Issued, make
 from truststores import deploy, services
 from truststores.models import DeploymentTarget, TruststoreRequest
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # Debian's nginx (bin/setup-system)
-
-CONF = """
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
+SERVER = """
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {prefix}/server.pem;
@@ -50,19 +37,18 @@ http {{
         ssl_client_certificate {client_cas};
         location / {{ return 200 "hello $ssl_client_s_dn\\n"; }}
     }}
-}}
 """
 
 
 @dataclass
 class Nginx:
     prefix: Path
-    conf: Path
+    base: list[str]  # the command line that started it
     port: int
     client_cas: Path
 
     def command(self, *args: str) -> list[str]:
-        return [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-e", "error.log", *args]
+        return [*self.base, *args]
 
 
 @dataclass
@@ -71,18 +57,10 @@ class Client:
     key: Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Nginx]:
-    if not Path(NGINX).exists():
-        pytest.fail(f"no nginx at {NGINX}: run bin/setup-system as root")
     prefix = tmp_path / "nginx"
-    (prefix / "tmp").mkdir(parents=True)
+    prefix.mkdir()
     server = make("127.0.0.1", ca=False)
     (prefix / "server.pem").write_bytes(server.pem)
     (prefix / "server.key").write_bytes(server.key_pem)
@@ -90,14 +68,9 @@ def nginx(tmp_path: Path) -> Iterator[Nginx]:
     client_cas.parent.mkdir()
     client_cas.write_bytes(make("Placeholder CA").pem)  # nginx needs the file to start
     port = free_port()
-    conf = prefix / "nginx.conf"
-    conf.write_text(CONF.format(prefix=prefix, port=port, client_cas=client_cas))
-    box = Nginx(prefix, conf, port, client_cas)
-    subprocess.run(box.command(), check=True, capture_output=True, timeout=30)
-    try:
-        yield box
-    finally:
-        subprocess.run(box.command("-s", "stop"), capture_output=True, timeout=30, check=False)
+    servers = SERVER.format(prefix=prefix, port=port, client_cas=client_cas)
+    with running(prefix, servers) as command:
+        yield Nginx(prefix, command, port, client_cas)
 
 
 def client_of(ca: Issued, name: str, folder: Path) -> Client:
