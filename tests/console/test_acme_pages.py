@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -17,6 +15,7 @@ from enrollment.acme.models import ExternalAccountKey, RenewalFlag
 from pki.models import Domain
 from pki.services.issuance import IssueRequest, issue
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.pki import conftest as pki_fixtures
 from tests.pki.conftest import MakeCsr
 
@@ -24,12 +23,6 @@ pki = pki_fixtures.pki
 make_csr = pki_fixtures.make_csr
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_eab_keys_are_made_once_and_revoked(

@@ -9,6 +9,7 @@ from accounts.roles import Role
 from approvals import services
 from approvals.models import ApprovalRequest
 from tests.approvals.testkind import TWO_PERSON as KIND
+from tests.console.helpers import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +25,6 @@ def pending(domain, make_user):
         submitter=officer,
         summary="swap the mtls bundle",
     )
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_approver_sees_the_request_in_the_queue_and_approves_it(pending, domain, make_user):

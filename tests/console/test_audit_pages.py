@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -17,14 +16,9 @@ from audit.services import record
 from pki.models import Domain
 from tests.audit.test_chain import tampering
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

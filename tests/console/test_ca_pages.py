@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 
 from accounts.roles import Role
 from approvals.tasks import run_action
@@ -16,6 +14,7 @@ from audit.models import AuditEvent
 from pki.models import Ceremony, CertificateAuthority, Domain
 from pki.services import crls
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.pki import conftest as pki_fixtures
 from tests.pki.helpers import People
 
@@ -23,12 +22,6 @@ pki = pki_fixtures.pki
 people = pki_fixtures.people
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def ceremony_form(people: People, **change: Any) -> dict[str, Any]:

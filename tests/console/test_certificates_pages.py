@@ -13,6 +13,7 @@ from approvals.models import ApprovalRequest
 from pki.models import CertificateRequest, Domain, IssuedCertificate
 from pki.services import issuance
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.pki import conftest as pki_fixtures
 from tests.pki.conftest import MakeCsr
 
@@ -24,12 +25,6 @@ pytestmark = pytest.mark.django_db
 
 NEW = "/certificates/new"
 PROFILE = "alpha/tls-server"
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def form(csr: bytes, action: str, **extra: str) -> dict[str, str]:

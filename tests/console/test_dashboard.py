@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from accounts.roles import Role
 from pki.models import Domain, IssuedCertificate
 from pki.services.issuance import IssueRequest, issue
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.pki import conftest as pki_fixtures
 from tests.pki.conftest import MakeCsr
 from tests.truststores.certs import good_bundle
@@ -25,12 +25,6 @@ pki = pki_fixtures.pki
 make_csr = pki_fixtures.make_csr
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_dashboard_shows_what_needs_a_person(

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 
 from accounts.roles import Role
 from pki.models import Domain, IssuedCertificate
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.pki import conftest as pki_fixtures
 
 pki = pki_fixtures.pki
@@ -22,12 +21,6 @@ pki = pki_fixtures.pki
 pytestmark = pytest.mark.django_db
 URL = "/certificates/new-key"
 PASSWORD = "correct horse battery"
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def form(**change: str) -> dict[str, str]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.roles import Role
 from audit.models import AuditEvent
 from pki.models import Domain, Profile
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.pki import conftest as pki_fixtures
 
 pki = pki_fixtures.pki
@@ -21,12 +21,6 @@ pytestmark = pytest.mark.django_db
 
 PAGE = "/profiles/alpha/tls-server/"
 EDIT = PAGE + "edit"
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def edit_form(client: Client, **change: Any) -> dict[str, Any]:

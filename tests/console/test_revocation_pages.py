@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 
 from accounts.roles import Role
 from pki.models import IssuedCertificate, Revocation
 from pki.services.issuance import IssueRequest, issue
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.pki import conftest as pki_fixtures
 
 pki = pki_fixtures.pki
 make_csr = pki_fixtures.make_csr
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

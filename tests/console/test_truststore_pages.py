@@ -17,18 +17,13 @@ from accounts.roles import Role, grant_role
 from approvals.models import ApprovalRequest
 from pki.models import Domain
 from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
 from tests.truststores.certs import chain, failing_bundle, good_bundle
 from truststores import deploy, services, tasks
 from truststores.models import Deployment, DeploymentTarget, TruststoreRequest
 
 pytestmark = pytest.mark.django_db
 State = TruststoreRequest.State
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ cancel, race; against PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -19,6 +17,7 @@ from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from config.errors import Conflict, Forbidden
 from pki.models import Domain
+from tests.concurrency import run_together
 from tests.conftest import MakeUser
 from tests.truststores.certs import chain, failing_bundle, good_bundle, make
 from truststores import services
@@ -207,28 +206,6 @@ def test_deployed_is_the_latest_ready_request_and_compare_uses_it(
     assert comparison["removes_cas"] is True and "stop connecting" in comparison["warning"]
     assert len(comparison["added"]) == 1 and len(comparison["kept"]) == 1
     assert services.compare_now(second)["at"] == "now"
-
-
-def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = calls[i]()
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
