@@ -8,22 +8,16 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import Perm, domains_with, has_perm
+from console.users import request_user
 from enrollment.acme import ari, eab
 from enrollment.acme.models import ExternalAccountKey
 from pki.models import CertificateAuthority, Domain, IssuedCertificate
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
-    return user
 
 
 class KeyForm(forms.Form):
@@ -34,7 +28,7 @@ class KeyForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def eab_keys(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     domains = domains_with(user, Perm.CERTS_ISSUE)
     if not domains.exists():
         raise PermissionDenied(f"you hold {Perm.CERTS_ISSUE.value} in no domain")
@@ -61,7 +55,7 @@ def eab_keys(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def eab_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     key = ExternalAccountKey.objects.filter(
         pk=pk, domain__in=domains_with(user, Perm.CERTS_ISSUE)
     ).first()
@@ -84,7 +78,7 @@ def _explanation(request: HttpRequest) -> str:
 @login_required
 @require_POST
 def renew_certificate(request: HttpRequest, serial: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     cert = IssuedCertificate.objects.filter(
         serial=serial.upper(), domain__in=domains_with(user, Perm.DOMAIN_VIEW)
     ).first()
@@ -100,7 +94,7 @@ def renew_certificate(request: HttpRequest, serial: str) -> HttpResponse:
 @login_required
 @require_POST
 def renew_ca(request: HttpRequest, slug: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     ca = CertificateAuthority.objects.filter(
         slug=slug, domain__in=domains_with(user, Perm.DOMAIN_VIEW)
     ).first()

@@ -27,6 +27,7 @@ from accounts.roles import Perm, domains_with
 from audit import chain
 from audit.models import AuditEvent
 from audit.services import record
+from console.users import request_user
 
 PAGE_SIZE = 50
 FILTERS = {  # query parameter → lookup
@@ -36,12 +37,6 @@ FILTERS = {  # query parameter → lookup
     "object_type": "object_type",
     "object_id": "object_id",
 }
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
-    return user
 
 
 def visible_events(user: User) -> QuerySet[AuditEvent]:
@@ -77,7 +72,7 @@ def filtered(events: QuerySet[AuditEvent], params: dict[str, str]) -> QuerySet[A
 @login_required
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     events = visible_events(user)
     params = {k: request.GET.get(k, "")[:200] for k in [*FILTERS, "since", "until"]}
     page = Paginator(filtered(events, params).order_by("-id"), PAGE_SIZE).get_page(
@@ -96,11 +91,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def audit_event(request: HttpRequest, pk: int) -> HttpResponse:
-    event = visible_events(_user(request)).filter(pk=pk).first()
+    event = visible_events(request_user(request)).filter(pk=pk).first()
     if event is None:
         raise Http404("no such event")
     related = (
-        visible_events(_user(request))
+        visible_events(request_user(request))
         .filter(object_type=event.object_type, object_id=event.object_id)
         .exclude(pk=event.pk)
         .order_by("-id")[:20]
@@ -116,7 +111,7 @@ def audit_event(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def audit_verify(request: HttpRequest) -> HttpResponse:
     """Walk the whole chain now and show the result; the check itself is audited."""
-    user = _user(request)
+    user = request_user(request)
     visible_events(user)  # the same gate as the log
     checked, broken = chain.verify()
     with transaction.atomic():  # an audit event goes in a transaction of its own change

@@ -28,6 +28,7 @@ from accounts.roles import Perm, domains_with, has_perm, users_with
 from approvals.models import Decision
 from approvals.services import approvals_count
 from config.errors import reason_of
+from console.users import request_user
 from pki.models import Ceremony, CertificateAuthority, Crl, Domain, OcspResponder
 from pki.services import cas as ca_urls
 from pki.services import ceremonies, crls
@@ -42,12 +43,6 @@ FINISHED = {
     Ceremony.State.REJECTED,
     Ceremony.State.CANCELLED,
 }
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
-    return user
 
 
 @dataclass
@@ -104,7 +99,7 @@ def _tree(domain: Domain) -> list[CaRow]:
 @login_required
 @require_GET
 def ca_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     domains = list(domains_with(user, Perm.DOMAIN_VIEW).order_by("slug"))
     following = request.GET.get("following", "")
     context = {
@@ -163,7 +158,7 @@ class CeremonyForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def ceremony_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not domains_with(user, Perm.CEREMONIES_PROPOSE).exists():
         raise PermissionDenied(f"you hold {Perm.CEREMONIES_PROPOSE.value} in no domain")
     form = CeremonyForm(request.POST or None, user=user)
@@ -218,7 +213,7 @@ def _progress(ceremony: Ceremony) -> dict[str, Any]:
 @login_required
 @require_GET
 def ceremony_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     ceremony = _ceremony(user, pk)
     approval = ceremony.approval
     decisions = list(approval.decisions.select_related("approver").order_by("decided_at"))
@@ -240,7 +235,7 @@ def ceremony_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def ceremony_status(request: HttpRequest, pk: int) -> JsonResponse:
-    ceremony = _ceremony(_user(request), pk)
+    ceremony = _ceremony(request_user(request), pk)
     return JsonResponse(_progress(ceremony))
 
 
@@ -264,7 +259,7 @@ def _latest_crl(ca: CertificateAuthority) -> Crl | None:
 def ca_publish_crl(request: HttpRequest, slug: str) -> HttpResponse:
     """Queue a complete and a delta CRL (the worker signs; the key may be in an HSM), then
     follow the run on the CAs page."""
-    user = _user(request)
+    user = request_user(request)
     ca = _visible_ca(user, slug)
     if not has_perm(user, Perm.CERTS_REVOKE, ca.domain):
         raise PermissionDenied(f"you do not hold {Perm.CERTS_REVOKE.value} in {ca.domain.slug}")
@@ -282,7 +277,7 @@ def ca_publish_crl(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def ca_status(request: HttpRequest, slug: str) -> JsonResponse:
     """The CA's latest complete CRL; done once it is newer than ?after=<number>."""
-    ca = _visible_ca(_user(request), slug)
+    ca = _visible_ca(request_user(request), slug)
     latest = _latest_crl(ca)
     after = request.GET.get("after", "")
     number = latest.number if latest else 0

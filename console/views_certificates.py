@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.roles import Perm, domains_with, has_perm
 from audit.models import AuditEvent
 from config.errors import Conflict, Forbidden, Unavailable, reason_of
+from console.users import request_user
 from pki.crypto import certs
 from pki.models import (
     CertificateAuthority,
@@ -95,12 +96,6 @@ class CertificateForm(forms.Form):
         return self.profiles[self.cleaned_data["profile"]]
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
-    return user
-
-
 def _requestable_profiles(user: User) -> dict[str, Profile]:
     """Profiles of the domains where `user` may request or issue, keyed "domain/profile"."""
     domains = Domain.objects.filter(
@@ -115,7 +110,7 @@ def _requestable_profiles(user: User) -> dict[str, Profile]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def certificate_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     profiles = _requestable_profiles(user)
     context: dict[str, Any] = {
         "can_request": domains_with(user, Perm.CERTS_REQUEST).exists(),
@@ -203,7 +198,7 @@ FILTERS = ("domain", "ca", "profile", "status", "expires_within", "q")
 @login_required
 @require_GET
 def certificates(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     visible = domains_with(user, Perm.DOMAIN_VIEW)
     qs = _visible_certificates(user).order_by("-created_at", "-pk")
     params = {k: request.GET.get(k, "").strip()[:200] for k in FILTERS}
@@ -233,7 +228,7 @@ def certificates(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
-    cert = _visible_certificates(_user(request)).filter(serial=serial.upper()).first()
+    cert = _visible_certificates(request_user(request)).filter(serial=serial.upper()).first()
     if cert is None:  # another domain's certificate is as unknown as a missing one
         raise Http404("no such certificate")
     der = bytes(cert.der)
@@ -256,7 +251,7 @@ def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
             "via": via.first(),
             "revocation": revoked,
             "trail": trail,
-            "may_revoke": has_perm(_user(request), Perm.CERTS_REVOKE, cert.domain),
+            "may_revoke": has_perm(request_user(request), Perm.CERTS_REVOKE, cert.domain),
             "reasons": Reason.values,
             "pem_url": reverse("api:certificate-pem", kwargs={"serial": cert.serial}),
             "der_url": reverse("api:certificate-der", kwargs={"serial": cert.serial}),

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -20,18 +19,13 @@ from accounts.roles import Perm, domains_with
 from approvals.models import ApprovalRequest
 from audit import chain
 from audit.models import AuditEvent, OutboxMessage
+from console.users import request_user
 from console.views import _pending_for
 from console.views_cas import CaRow, _tree
 from pki.models import CertificateAuthority, CrlSeries, Domain, IssuedCertificate
 from truststores.models import TruststoreRequest
 
 EXPIRING_DAYS = 30
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
-    return user
 
 
 def _health(domains: list[Domain]) -> list[CaRow]:
@@ -70,7 +64,7 @@ def jobs(domains: QuerySet[Domain] | list[Domain]) -> dict[str, Any]:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     domains = list(domains_with(user, Perm.DOMAIN_VIEW))
     audit_domains = domains_with(user, Perm.AUDIT_VIEW)
     soon = timezone.now() + timedelta(days=EXPIRING_DAYS)
@@ -103,4 +97,4 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def dashboard_jobs(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(jobs(list(domains_with(_user(request), Perm.DOMAIN_VIEW))))
+    return JsonResponse(jobs(list(domains_with(request_user(request), Perm.DOMAIN_VIEW))))

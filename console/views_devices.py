@@ -19,15 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.roles import Perm, domains_with, has_perm
 from config.errors import Conflict, Forbidden, reason_of
+from console.users import request_user
 from enrollment import services
 from enrollment.models import Device, EnrollmentCredential
 from pki.models import Domain
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
-    return user
 
 
 def _devices(user: User) -> QuerySet[Device]:
@@ -73,7 +68,7 @@ class CredentialForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def devices(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     manageable = list(domains_with(user, Perm.DEVICES_MANAGE))
     form = DeviceForm(request.POST or None, domains=manageable)
     status = 200
@@ -107,7 +102,7 @@ def devices(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     device = _devices(user).filter(pk=pk).first()
     if device is None:
         raise Http404("no such device")
@@ -123,7 +118,7 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def credential_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     manageable = list(domains_with(user, Perm.DEVICES_MANAGE))
     if not manageable:
         context = {"refusal": f"you hold {Perm.DEVICES_MANAGE.value} in no domain"}
@@ -160,7 +155,7 @@ def credential_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def credential_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     credential = _credentials(user).filter(pk=pk).first()
     if credential is None:
         raise Http404("no such credential")

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Perm, domains_with
 from config.errors import Conflict, Forbidden, Unavailable, reason_of
+from console.users import request_user
 from pki.crypto import pkcs
 from pki.crypto.csr import CsrError, new_key_and_csr
 from pki.crypto.keys import KeyAlgorithm
@@ -83,8 +84,7 @@ def _issuing_profiles(user: User) -> dict[str, Profile]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def certificate_keygen(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
+    user = request_user(request)
     profiles = _issuing_profiles(user)
     if not profiles:
         raise PermissionDenied(f"you hold {Perm.CERTS_ISSUE.value} in no domain with a profile")

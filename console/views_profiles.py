@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Perm, domains_with, has_perm
 from config.errors import Forbidden
+from console.users import request_user
 from pki.models import CertificateAuthority, Profile, ProfileVersion
 from pki.services import profiles as service
 from pki.services.profiles import ProfileSpec
@@ -45,12 +46,6 @@ def shown(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "—"
     return "—" if value is None or value == "" else str(value)
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # login_required let no one else in
-    return user
 
 
 def _profile(user: User, domain: str, name: str) -> Profile:
@@ -115,7 +110,7 @@ class SpecForm(forms.Form):
 @login_required
 @require_GET
 def profiles(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     found = (
         Profile.objects.filter(domain__in=domains_with(user, Perm.DOMAIN_VIEW))
         .select_related("domain")
@@ -132,7 +127,7 @@ def profiles(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def profile_detail(request: HttpRequest, domain: str, name: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     profile = _profile(user, domain, name)
     versions = list(profile.versions.select_related("ca", "created_by").order_by("-version"))
     if not versions:
@@ -161,7 +156,7 @@ def profile_detail(request: HttpRequest, domain: str, name: str) -> HttpResponse
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: HttpRequest, domain: str, name: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     profile = _profile(user, domain, name)
     if not has_perm(user, Perm.PROFILES_CHANGE, profile.domain):
         raise Forbidden(

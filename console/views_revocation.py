@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import Perm, has_perm
 from config.errors import Conflict, Forbidden, reason_of
-from console.views_certificates import _user, _visible_certificates
+from console.users import request_user
+from console.views_certificates import _visible_certificates
 from pki.models import IssuedCertificate, Reason
 from pki.services import revocation
 
@@ -32,11 +33,11 @@ class RevokeForm(forms.Form):
 
 
 def may_revoke(request: HttpRequest, cert: IssuedCertificate) -> bool:
-    return has_perm(_user(request), Perm.CERTS_REVOKE, cert.domain)
+    return has_perm(request_user(request), Perm.CERTS_REVOKE, cert.domain)
 
 
 def _certificate(request: HttpRequest, serial: str) -> IssuedCertificate:
-    cert = _visible_certificates(_user(request)).filter(serial=serial.upper()).first()
+    cert = _visible_certificates(request_user(request)).filter(serial=serial.upper()).first()
     if cert is None:
         raise Http404("no such certificate")
     return cert
@@ -53,7 +54,7 @@ def certificate_revoke(request: HttpRequest, serial: str) -> HttpResponse:
         done = revocation.revoke(
             cert,
             form.cleaned_data["reason"],
-            actor=_user(request),
+            actor=request_user(request),
             invalidity_date=form.cleaned_data["invalidity_date"],
         )
     except (Forbidden, ValidationError) as exc:
@@ -71,7 +72,7 @@ def certificate_revoke(request: HttpRequest, serial: str) -> HttpResponse:
 def certificate_release(request: HttpRequest, serial: str) -> HttpResponse:
     cert = _certificate(request, serial)
     try:
-        revocation.release_hold(cert, actor=_user(request))
+        revocation.release_hold(cert, actor=request_user(request))
     except (Forbidden, Conflict) as exc:
         messages.error(request, f"Not released: {reason_of(exc)}")
     else:

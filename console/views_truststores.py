@@ -29,7 +29,7 @@ from approvals.models import Decision
 from approvals.services import approvals_count, may_decide
 from config.errors import Conflict, reason_of
 from console.forms_truststores import TruststoreForm
-from console.views_certificates import _user
+from console.users import request_user
 from pki.models import Domain
 from truststores import deploy, services
 from truststores.models import Deployment, DeploymentTarget, TruststoreRequest, TruststoreType
@@ -82,7 +82,7 @@ def _targets(domain: Domain, truststore_type: str) -> list[dict[str, Any]]:
 @login_required
 @require_GET
 def truststores(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     domains = list(_visible(user))
     if not domains:
         raise PermissionDenied("truststores are shown to people holding a role in a domain")
@@ -151,7 +151,7 @@ def _initial(request: HttpRequest, user: User) -> dict[str, Any]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def truststore_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     domains = list(domains_with(user, Perm.TRUSTSTORES_SUBMIT).order_by("slug"))
     if not domains:
         raise PermissionDenied(f"a truststore request needs {Perm.TRUSTSTORES_SUBMIT.value}")
@@ -196,7 +196,7 @@ def _forget_paste(form: TruststoreForm, post: QueryDict) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def truststore_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     item = _request_for(user, int(pk))
     if request.method == "POST":
         return _act(request, user, item)
@@ -248,7 +248,7 @@ def _progress(item: TruststoreRequest) -> dict[str, Any]:
 @login_required
 @require_GET
 def truststore_status(request: HttpRequest, pk: str) -> JsonResponse:
-    return JsonResponse(_progress(_request_for(_user(request), int(pk))))
+    return JsonResponse(_progress(_request_for(request_user(request), int(pk))))
 
 
 def _act(request: HttpRequest, user: User, item: TruststoreRequest) -> HttpResponse:
@@ -281,7 +281,7 @@ def _act(request: HttpRequest, user: User, item: TruststoreRequest) -> HttpRespo
 @login_required
 @require_GET
 def truststore_bundle(request: HttpRequest, pk: str) -> HttpResponse:
-    item = _request_for(_user(request), int(pk))
+    item = _request_for(request_user(request), int(pk))
     if not item.bundle:
         raise Http404(f"the bundle of request #{item.pk} was discarded ({item.state})")
     response = HttpResponse(item.bundle.encode(), content_type=PEM_TYPE)
