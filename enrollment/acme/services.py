@@ -35,7 +35,7 @@ from pki.models import (
     Profile,
     Protocol,
 )
-from pki.services import cas, domains, profiles
+from pki.services import cas, default_profiles, domains, profiles
 from pki.services.issuance import IssueRequest, issue
 
 ORDER_LIFETIME = timedelta(days=7)
@@ -53,14 +53,10 @@ ACME_PROFILE = "acme-tls-server"
 
 
 def acme_profile_spec(suffixes: list[str]) -> dict[str, Any]:
+    """The domain's default tls-server rules, with what ACME changes."""
+    _, tls_server = default_profiles.specs(suffixes)["tls-server"]
     return {
-        "key_types": ["rsa", "ec"],
-        "key_usage": ["digitalSignature"],
-        "ekus": ["serverAuth"],
-        "validity_days": 90,
-        "max_validity_days": 397,
-        "dns_suffixes": suffixes,
-        "ip_networks": ["127.0.0.0/8", "::1/128"],
+        **tls_server,
         # Wildcards are proven by dns-01 only (the one challenge a wildcard order offers).
         "allow_wildcards": True,
         "subject_required": [],
