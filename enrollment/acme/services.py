@@ -385,7 +385,7 @@ def finalize(order: AcmeOrder, acme: AcmeSettings, payload: dict[str, Any]) -> A
     request = IssueRequest(
         domain=account.domain,
         profile=acme.profile,
-        csr=der,
+        csr=info,
         protocol=Protocol.ACME.value,
         requester=account.requester,
         # A retried finalize returns the order's one certificate (the one issuance path).

@@ -123,11 +123,11 @@ def enroll(domain: Domain, caller: Caller, operation: str, csr: CsrInfo) -> Enro
             refuse(domain, caller, operation, reason)
             raise Forbidden(reason, code="identity_changed", reasons=changes)
     private_key = None
-    csr_der = csr.der
+    to_sign: bytes | CsrInfo = csr
     key: str | None = None
     if operation == SERVERKEYGEN:
         made = est.server_key_and_csr(csr.der)
-        private_key, csr_der = made.private_key_pkcs8, made.csr_der
+        private_key, to_sign = made.private_key_pkcs8, made.csr_der
         # No idempotency key: a retry gets a new key, so it must get a new certificate.
     else:
         digest = hashlib.sha256(csr.der).hexdigest()
@@ -137,7 +137,7 @@ def enroll(domain: Domain, caller: Caller, operation: str, csr: CsrInfo) -> Enro
             IssueRequest(
                 domain=domain,
                 profile=profile,
-                csr=csr_der,
+                csr=to_sign,
                 protocol=Protocol.EST.value,
                 requester=caller.requester,
                 idempotency_key=key,

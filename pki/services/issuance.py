@@ -54,7 +54,8 @@ class IssuanceUnavailable(Unavailable):
 class IssueRequest:
     domain: Domain
     profile: str
-    csr: bytes | str
+    # PEM or DER, or the CsrInfo a front end already read (checking it), so it is not read twice.
+    csr: bytes | str | CsrInfo
     protocol: str
     # A person (API, RA console, command) is checked for certs.issue; a device or ACME account
     # has been authenticated by its front end, which names it in `requester`.
@@ -197,7 +198,7 @@ def _prepare(
     """Who asks, the CSR and the profile's current version (loaded once per profile)."""
     _authorize(request)
     try:
-        csr = inspect(request.csr)
+        csr = request.csr if isinstance(request.csr, CsrInfo) else inspect(request.csr)
     except CsrError as exc:
         raise ValidationError(f"{prefix}csr: {exc}") from None
     key = (request.domain.pk, request.profile)
