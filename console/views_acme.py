@@ -15,9 +15,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import Perm, domains_with, has_perm
 from console.users import request_user
+from console.views_cas import _visible_ca
+from console.views_certificates import _visible_certificates
 from enrollment.acme import ari, eab
 from enrollment.acme.models import ExternalAccountKey
-from pki.models import CertificateAuthority, Domain, IssuedCertificate
+from pki.models import Domain
 
 
 class KeyForm(forms.Form):
@@ -79,9 +81,7 @@ def _explanation(request: HttpRequest) -> str:
 @require_POST
 def renew_certificate(request: HttpRequest, serial: str) -> HttpResponse:
     user = request_user(request)
-    cert = IssuedCertificate.objects.filter(
-        serial=serial.upper(), domain__in=domains_with(user, Perm.DOMAIN_VIEW)
-    ).first()
+    cert = _visible_certificates(user).filter(serial=serial.upper()).first()
     if cert is None:
         raise Http404("no such certificate")
     if not has_perm(user, Perm.CERTS_REVOKE, cert.domain):
@@ -95,11 +95,7 @@ def renew_certificate(request: HttpRequest, serial: str) -> HttpResponse:
 @require_POST
 def renew_ca(request: HttpRequest, slug: str) -> HttpResponse:
     user = request_user(request)
-    ca = CertificateAuthority.objects.filter(
-        slug=slug, domain__in=domains_with(user, Perm.DOMAIN_VIEW)
-    ).first()
-    if ca is None:
-        raise Http404("no such CA")
+    ca = _visible_ca(user, slug)
     if not has_perm(user, Perm.CERTS_REVOKE, ca.domain):
         raise PermissionDenied(f"you do not hold {Perm.CERTS_REVOKE.value} in {ca.domain.slug}")
     ari.flag(ca.domain, ca=ca, explanation_url=_explanation(request), actor=user)
