@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "pki",
     "approvals",
     "truststores",
+    "truststores.estate",
     "enrollment",
     "enrollment.acme",
     "console",
