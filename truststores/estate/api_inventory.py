@@ -18,11 +18,13 @@ from rest_framework.views import APIView
 
 from accounts.authentication import HashedTokenAuthentication
 from accounts.roles import Perm, domains_with, has_perm
+from approvals.api import CommentSerializer
 from config.errors import Forbidden, NotFound
 from pki.api.common import (
     DomainScopedViewSet,
     StrictSerializer,
     body,
+    comment,
     domain_for,
     file_response,
     person,
@@ -153,11 +155,12 @@ class ConsumerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainSc
         inventory.delete_consumer(obj, person(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=dict)
+    @extend_schema(request=CommentSerializer, responses=dict)
     @action(detail=True, methods=["post"])
     def token(self, request: Request, pk: str | None = None) -> Response:
         """A new report token, shown this once; the previous one stops working."""
         obj = self.get_object()
+        comment(request)  # the body is a JSON object (a comment, which is not kept), or junk
         token = inventory.issue_token(obj, person(request))
         return Response(
             {"id": obj.pk, "token": token, "tokenPrefix": obj.token_prefix},

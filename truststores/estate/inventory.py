@@ -93,7 +93,8 @@ def clean_fields(
             continue
         out[name] = text
     if errors:
-        raise ValidationError(errors)
+        # Each message names its field: the API flattens them into one list.
+        raise ValidationError({k: f"{k}: {v}" for k, v in errors.items()})
     return out
 
 
@@ -107,7 +108,7 @@ def create_consumer(domain: Domain, user: User, data: dict[str, Any]) -> Consume
     fields = clean_fields(domain, data)
     missing = [n for n in ("name", "kind", "category", "distribution") if n not in fields]
     if missing:
-        raise ValidationError(dict.fromkeys(missing, "required"))
+        raise ValidationError({name: f"{name}: required" for name in missing})
     try:
         with transaction.atomic():
             consumer = Consumer.objects.create(domain=domain, **fields)
@@ -202,7 +203,7 @@ def import_csv(domain: Domain, user: User, text: str) -> ImportResult:
         try:
             fields = clean_fields(domain, row, lists)
         except ValidationError as exc:
-            errors += [f"line {line}: {k}: {'; '.join(v)}" for k, v in exc.message_dict.items()]
+            errors += [f"line {line}: {message}" for message in exc.messages]
             continue
         if fields["name"] in cleaned:
             errors.append(f"line {line}: name: {fields['name']!r} appears twice")
