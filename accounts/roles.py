@@ -38,6 +38,8 @@ class Perm(StrEnum):
     CEREMONIES_PROPOSE = "ceremonies.propose"
     CEREMONIES_APPROVE = "ceremonies.approve"
     DEVICES_MANAGE = "devices.manage"
+    ESTATE_MANAGE = "estate.manage"
+    ESTATE_APPROVE = "estate.approve"
     AUDIT_VIEW = "audit.view"
 
     @property
@@ -71,6 +73,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CEREMONIES_PROPOSE,
             Perm.TRUSTSTORES_APPROVE,
             Perm.DEVICES_MANAGE,
+            Perm.ESTATE_MANAGE,
+            Perm.ESTATE_APPROVE,
         }
     ),
     # Never certs.issue: an RA officer requests, someone else issues.
@@ -81,9 +85,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PROFILES_CHANGE,
             Perm.TRUSTSTORES_SUBMIT,
             Perm.DEVICES_MANAGE,
+            Perm.ESTATE_MANAGE,
         }
     ),
-    Role.APPROVER: frozenset({Perm.DOMAIN_VIEW, Perm.CERTS_APPROVE, Perm.TRUSTSTORES_APPROVE}),
+    Role.APPROVER: frozenset(
+        {Perm.DOMAIN_VIEW, Perm.CERTS_APPROVE, Perm.TRUSTSTORES_APPROVE, Perm.ESTATE_APPROVE}
+    ),
     Role.CUSTODIAN: frozenset({Perm.DOMAIN_VIEW, Perm.CEREMONIES_APPROVE}),
     Role.AUDITOR: frozenset({Perm.DOMAIN_VIEW, Perm.AUDIT_VIEW}),
 }

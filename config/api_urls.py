@@ -22,6 +22,13 @@ from truststores.api import (
     DeploymentTargetViewSet,
     TruststoreRequestViewSet,
 )
+from truststores.estate.api_inventory import (
+    ConsumerViewSet,
+    DriftFindingViewSet,
+    ReportView,
+    WhoTrustsView,
+)
+from truststores.estate.api_lists import TrustListChangeViewSet, TrustListViewSet
 
 
 class Router(DefaultRouter):
@@ -51,6 +58,12 @@ router.register(
 )
 router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
 router.register("truststore-targets", DeploymentTargetViewSet, basename="truststore-target")
+router.register("estate/consumers", ConsumerViewSet, basename="estate-consumer")
+router.register("estate/trust-lists", TrustListViewSet, basename="estate-trust-list")
+router.register(
+    "estate/trust-list-changes", TrustListChangeViewSet, basename="estate-trust-list-change"
+)
+router.register("estate/drift-findings", DriftFindingViewSet, basename="estate-drift-finding")
 router.register("acme-eab-keys", EabKeyViewSet, basename="acme-eab-key")
 router.register("acme-renewal-flags", RenewalFlagViewSet, basename="acme-renewal-flag")
 
@@ -62,5 +75,11 @@ urlpatterns = [
         DeployedTruststoreView.as_view(),
         name="truststore-deployed",
     ),
+    re_path(
+        r"^estate/consumers/(?P<pk>[0-9]{1,18})/report/?$",
+        ReportView.as_view(),
+        name="estate-consumer-report",
+    ),
+    re_path(r"^estate/who-trusts/?$", WhoTrustsView.as_view(), name="estate-who-trusts"),
     path("", include(router.urls)),
 ]

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "pki",
     "approvals",
     "truststores",
+    "truststores.estate",
     "enrollment",
     "enrollment.acme",
     "console",
@@ -315,6 +316,15 @@ CELERY_BEAT_SCHEDULE["truststores-requeue-approved"] = {
     "task": "truststores.tasks.requeue_approved",
     "schedule": 60.0,
     "kwargs": {"older_than_seconds": ANCHORAGE_TRUSTSTORE_REQUEUE_SECONDS},
+}
+# --- trust across the estate (truststores.estate) ------------------------------------------
+# The drift job compares every consumer's last report with its list this often; a consumer
+# without a report for ANCHORAGE_ESTATE_STALE_HOURS has a stale_report finding.
+ANCHORAGE_ESTATE_DRIFT_SECONDS = env_int("ANCHORAGE_ESTATE_DRIFT_SECONDS", 900)
+ANCHORAGE_ESTATE_STALE_HOURS = env_int("ANCHORAGE_ESTATE_STALE_HOURS", 48)
+CELERY_BEAT_SCHEDULE["estate-detect-drift"] = {
+    "task": "truststores.estate.tasks.detect_drift",
+    "schedule": float(ANCHORAGE_ESTATE_DRIFT_SECONDS),
 }
 # A request body may carry a 5 MB bundle (pki.crypto.bundles.MAX_BYTES) as base64 in JSON
 # (4/3 of it, plus the other fields); larger bodies get 400 too_large before they are parsed.

@@ -63,6 +63,8 @@ class Domain(models.Model):
             ("ceremonies_approve", "ceremonies.approve: approve key ceremonies"),
             ("devices_manage", "devices.manage: manage devices and credentials"),
             ("audit_view", "audit.view: read the audit log"),
+            ("estate_manage", "estate.manage: manage the estate inventory and trust lists"),
+            ("estate_approve", "estate.approve: approve trust list changes of others"),
         ]
 
     def __str__(self) -> str:

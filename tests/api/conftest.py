@@ -196,6 +196,57 @@ def _acme_renewal_flag(domain: Domain, submitter: User) -> models.Model:
     return ari.flag(domain, ca=ca, explanation_url="https://walk.test/why")
 
 
+def _estate_list(domain: Domain, submitter: User) -> models.Model:
+    from truststores.estate import catalog
+    from truststores.estate.models import TrustList
+
+    found = TrustList.objects.filter(domain=domain, slug="walk").first()
+    if found is not None:
+        return found
+    return catalog.create_list(
+        domain, _walk_user(domain, Role.RA_OFFICER), scope="internal", name="Walk", slug="walk"
+    )
+
+
+def _estate_consumer(domain: Domain, submitter: User) -> models.Model:
+    from truststores.estate import inventory
+    from truststores.estate.models import Consumer
+
+    found = Consumer.objects.filter(domain=domain, name="walk-consumer").first()
+    if found is not None:
+        return found
+    _estate_list(domain, submitter)
+    fields = {
+        "name": "walk-consumer",
+        "kind": "jvm",
+        "category": "application",
+        "distribution": "manual",
+        "trust_list": "walk",
+    }
+    return inventory.create_consumer(domain, _walk_user(domain, Role.RA_OFFICER), fields)
+
+
+def _estate_change(domain: Domain, submitter: User) -> models.Model:
+    from truststores.estate import catalog, changes
+    from truststores.estate.models import TrustList
+
+    trust_list = _estate_list(domain, submitter)
+    assert isinstance(trust_list, TrustList)
+    cas = catalog.import_cas(domain, good_bundle(f"Estate walk {domain.slug}"))
+    return changes.propose_add(trust_list, cas[:1], _walk_user(domain, Role.RA_OFFICER))
+
+
+def _estate_finding(domain: Domain, submitter: User) -> models.Model:
+    from truststores.estate.models import Consumer, DriftFinding
+
+    consumer = _estate_consumer(domain, submitter)
+    assert isinstance(consumer, Consumer)
+    now = timezone.now()
+    return DriftFinding.objects.create(
+        domain=domain, consumer=consumer, kind="stale_report", first_seen=now, last_seen=now
+    )
+
+
 OBJECT_FACTORIES: dict[str, Factory] = {
     "pki.domain": _domain,
     "approvals.approvalrequest": _approval_request,
@@ -211,6 +262,10 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "enrollment.enrollmentcredential": _enrollment_credential,
     "acme.externalaccountkey": _acme_eab_key,
     "acme.renewalflag": _acme_renewal_flag,
+    "estate.trustlist": _estate_list,
+    "estate.consumer": _estate_consumer,
+    "estate.trustlistchange": _estate_change,
+    "estate.driftfinding": _estate_finding,
 }
 
 

@@ -30,6 +30,8 @@ FILE_ROUTES = {
     "api:certificate-der": "application/pkix-cert",
     "api:ca-chain": "application/x-pem-file",
     "api:truststore-request-bundle": "application/x-pem-file",
+    "api:estate-trust-list-export": "application/x-pem-file",
+    "api:estate-consumer-export-csv": "text/csv",
 }
 # URL parameters other than the object lookup, and a value the factories' objects have.
 KNOWN_PARAMS = {"version": "1", "truststore_type": "mtls"}

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class EstateConfig(AppConfig):
+    name = "truststores.estate"
+    label = "estate"
+    verbose_name = "Trust across the estate"
+
+    def ready(self) -> None:
+        from truststores.estate import changes
+
+        changes.register_kind()
