@@ -20,14 +20,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Perm, domains_with
-from config.errors import Conflict, Forbidden, Unavailable, reason_of
+from config.errors import Conflict, Forbidden, Unavailable, reason_of, refusal
 from console.users import request_user
-from pki.crypto import pkcs
-from pki.crypto.csr import CsrError, new_key_and_csr
 from pki.crypto.keys import KeyAlgorithm
-from pki.models import Profile, Protocol
-from pki.services import cas
-from pki.services.issuance import IssueRequest, issue
+from pki.models import Profile
+from pki.services.server_keys import MIN_PASSWORD, ServerKeyRequest, issue_with_server_key
 
 ALGORITHMS = [
     (KeyAlgorithm.EC_P256.value, "EC P-256"),
@@ -35,8 +32,6 @@ ALGORITHMS = [
     (KeyAlgorithm.RSA_2048.value, "RSA 2048"),
     (KeyAlgorithm.RSA_3072.value, "RSA 3072"),
 ]
-MIN_PASSWORD = 12
-
 
 class KeygenForm(forms.Form):
     profile = forms.ChoiceField(label="Domain / profile")
@@ -95,41 +90,23 @@ def certificate_keygen(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     profile = profiles[data["profile"]]
     try:
-        made = new_key_and_csr(
-            KeyAlgorithm(data["algorithm"]),
-            data["common_name"],
-            form.listed(data["dns_names"]),
-            form.listed(data["ip_addresses"]),
-        )
-        issued = issue(
-            IssueRequest(
+        made = issue_with_server_key(
+            ServerKeyRequest(
                 domain=profile.domain,
                 profile=profile.name,
-                csr=made.csr_der,
-                protocol=Protocol.API,
+                common_name=data["common_name"],
+                algorithm=KeyAlgorithm(data["algorithm"]),
+                dns_names=form.listed(data["dns_names"]),
+                ip_addresses=form.listed(data["ip_addresses"]),
                 user=user,
-                extra={"front_end": "console", "key": "server-generated"},
+                extra={"front_end": "console"},
             )
         )
-    except CsrError as exc:
-        context["reasons"], status = [str(exc)], 400
-    except ValidationError as exc:
-        context["reasons"], status = [reason_of(exc)], 400
-    except Forbidden as exc:  # the profile's every reason
-        context["reasons"], status = exc.reasons or [reason_of(exc)], 403
-    except Conflict as exc:
-        context["reasons"], status = [reason_of(exc)], 409
-    except Unavailable as exc:
-        context["reasons"], status = [reason_of(exc)], 503
+    except (ValidationError, Forbidden, Conflict, Unavailable) as exc:
+        context["reasons"], status = refusal(exc) or ([reason_of(exc)], 400)
     else:
-        cert = issued.certificate
-        p12 = pkcs.write_pkcs12(
-            data["common_name"],
-            made.private_key_pkcs8,
-            bytes(cert.der),
-            cas.issuing_chain(cert.ca),
-            data["password"],
-        )
+        cert = made.certificate
+        p12 = made.pkcs12(data["common_name"], data["password"])
         response = HttpResponse(p12, content_type="application/x-pkcs12")
         response["Content-Disposition"] = f'attachment; filename="{cert.serial}.p12"'
         return response
