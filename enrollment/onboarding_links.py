@@ -76,7 +76,7 @@ def create_link(device: Device, user: User) -> NewLink:
 
 
 @transaction.atomic
-def revoke_link(link: OnboardingLink, user: User) -> OnboardingLink:
+def revoke_link(link: OnboardingLink, user: User, *, comment: str = "") -> OnboardingLink:
     services.require_manager(user, link.device.domain)
     locked = OnboardingLink.objects.select_for_update().get(pk=link.pk)
     if locked.used_at is not None:
@@ -90,7 +90,7 @@ def revoke_link(link: OnboardingLink, user: User) -> OnboardingLink:
         actor=user,
         domain=link.device.domain,
         obj=locked,
-        details={"device": link.device.name},
+        details={"device": link.device.name, "comment": comment},
     )
     return locked
 
