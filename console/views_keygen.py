@@ -21,10 +21,11 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Perm, domains_with
 from config.errors import Conflict, Forbidden, Unavailable, reason_of, refusal
+from console.forms_pkcs12 import Pkcs12PasswordForm
 from console.users import request_user
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import Profile
-from pki.services.server_keys import MIN_PASSWORD, ServerKeyRequest, issue_with_server_key
+from pki.services.server_keys import ServerKeyRequest, issue_with_server_key
 
 ALGORITHMS = [
     (KeyAlgorithm.EC_P256.value, "EC P-256"),
@@ -33,7 +34,10 @@ ALGORITHMS = [
     (KeyAlgorithm.RSA_3072.value, "RSA 3072"),
 ]
 
-class KeygenForm(forms.Form):
+
+class KeygenForm(Pkcs12PasswordForm):
+    field_order = ["profile", "common_name", "dns_names", "ip_addresses", "algorithm"]
+
     profile = forms.ChoiceField(label="Domain / profile")
     common_name = forms.CharField(label="Common name", max_length=64)
     dns_names = forms.CharField(
@@ -43,25 +47,12 @@ class KeygenForm(forms.Form):
         label="IP addresses (comma-separated)", required=False, max_length=1000
     )
     algorithm = forms.ChoiceField(label="Key", choices=ALGORITHMS)
-    password = forms.CharField(
-        label="PKCS#12 password", min_length=MIN_PASSWORD, max_length=200,
-        widget=forms.PasswordInput(render_value=False),
-    )  # fmt: skip
-    password_again = forms.CharField(
-        label="The password again", max_length=200, widget=forms.PasswordInput(render_value=False)
-    )
 
     def __init__(self, *args: Any, profiles: dict[str, Profile], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.profiles = profiles
         choices = [(key, f"{p.domain.slug} / {p.name}") for key, p in profiles.items()]
         self.fields["profile"].choices = choices  # type: ignore[attr-defined]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") and data.get("password") != data.get("password_again"):
-            raise ValidationError("the two passwords differ")
-        return data
 
     @staticmethod
     def listed(value: str) -> list[str]:

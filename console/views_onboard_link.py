@@ -13,7 +13,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from config.errors import reason_of, refusal
-from console.views_onboarding import REFUSALS, PasswordForm, pkcs12_response
+from console.forms_pkcs12 import Pkcs12PasswordForm
+from console.views_onboarding import REFUSALS, pkcs12_response
 from enrollment import onboarding_links
 from enrollment.onboarding_links import LinkRefused
 
@@ -27,7 +28,7 @@ def onboard(request: HttpRequest, token: str) -> HttpResponse:
         link = onboarding_links.find(token)
     except LinkRefused as exc:
         return render(request, TEMPLATE, {"refusal": exc.reason}, status=exc.status)
-    form = PasswordForm(request.POST or None)
+    form = Pkcs12PasswordForm(request.POST or None)
     context: dict[str, Any] = {"link": link, "device": link.device, "form": form}
     if request.method != "POST" or not form.is_valid():
         status = 400 if request.method == "POST" else 200

@@ -18,33 +18,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import Perm, domains_with, has_perm
 from config.errors import Conflict, Forbidden, Unavailable, reason_of, refusal
+from console.forms_pkcs12 import Pkcs12PasswordForm
 from console.users import request_user
 from console.views_devices import visible_devices
 from enrollment import onboarding, onboarding_links, onboarding_pkcs12
 from enrollment.models import Device, OnboardingLink
 from enrollment.models.onboarding import OPERATIONS
 from pki.models import Domain, Profile
-from pki.services.server_keys import MAX_PASSWORD, MIN_PASSWORD
 
 REFUSALS = (ValidationError, Forbidden, Conflict, Unavailable)
-
-
-class PasswordForm(forms.Form):
-    password = forms.CharField(
-        label="PKCS#12 password", min_length=MIN_PASSWORD, max_length=MAX_PASSWORD,
-        widget=forms.PasswordInput(render_value=False),
-    )  # fmt: skip
-    password_again = forms.CharField(
-        label="The password again",
-        max_length=MAX_PASSWORD,
-        widget=forms.PasswordInput(render_value=False),
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") and data.get("password") != data.get("password_again"):
-            raise ValidationError("the two passwords differ")
-        return data
 
 
 class SettingsForm(forms.Form):
@@ -158,7 +140,7 @@ def device_pkcs12(request: HttpRequest, pk: int) -> HttpResponse:
         reason = f"you do not hold {Perm.CERTS_ISSUE.value} in domain {device.domain.slug}"
         refused = {"device": device, "refusal": reason}
         return render(request, "console/device_pkcs12.html", refused, status=403)
-    form = PasswordForm(request.POST or None)
+    form = Pkcs12PasswordForm(request.POST or None)
     context: dict[str, Any] = {"device": device, "form": form}
     if request.method != "POST" or not form.is_valid():
         status = 400 if request.method == "POST" else 200
