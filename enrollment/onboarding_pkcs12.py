@@ -49,6 +49,7 @@ def issue_pkcs12(
     """Issue the device's domain credential with a server-made key and record it; runs inside
     the caller's transaction, so the certificate, the device's state and the audit events
     commit together or not at all."""
+    require_onboardable(device)  # again: an admin may have changed the method meanwhile
     domain = device.domain
     made = issue_with_server_key(
         ServerKeyRequest(
