@@ -9,6 +9,7 @@ from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
 from enrollment.acme.api import EabKeyViewSet, RenewalFlagViewSet
 from enrollment.api import DeviceViewSet, EnrollmentCredentialViewSet
+from enrollment.onboarding_api import OnboardingConfigViewSet, OnboardingLinkViewSet
 from pki.api import (
     CeremonyViewSet,
     CertificateAuthorityViewSet,
@@ -56,6 +57,8 @@ router.register("devices", DeviceViewSet, basename="device")
 router.register(
     "enrollment-credentials", EnrollmentCredentialViewSet, basename="enrollment-credential"
 )
+router.register("onboarding-configs", OnboardingConfigViewSet, basename="onboarding-config")
+router.register("onboarding-links", OnboardingLinkViewSet, basename="onboarding-link")
 router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
 router.register("truststore-targets", DeploymentTargetViewSet, basename="truststore-target")
 router.register("estate/consumers", ConsumerViewSet, basename="estate-consumer")

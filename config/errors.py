@@ -43,3 +43,19 @@ def reason_of(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
     return str(exc)
+
+
+def refusal(exc: Exception) -> tuple[list[str], int] | None:
+    """A console page's answer to a refused change: every reason and the HTTP status
+    (None for an exception that is not a refusal)."""
+    if isinstance(exc, ValidationError):
+        return [reason_of(exc)], 400
+    if isinstance(exc, Forbidden):
+        return exc.reasons or [reason_of(exc)], 403
+    if isinstance(exc, PermissionDenied):
+        return [reason_of(exc)], 403
+    if isinstance(exc, Conflict):
+        return [exc.detail], 409
+    if isinstance(exc, Unavailable):
+        return [exc.detail], 503
+    return None

@@ -253,6 +253,8 @@ ANCHORAGE_EST_RETRY_AFTER = env_int("ANCHORAGE_EST_RETRY_AFTER", 5)
 # Failed Basic logins per username and address before refusing (429) for the lock-out.
 ANCHORAGE_EST_MAX_FAILURES = env_int("ANCHORAGE_EST_MAX_FAILURES", 10)
 ANCHORAGE_EST_LOCKOUT_SECONDS = env_int("ANCHORAGE_EST_LOCKOUT_SECONDS", 300)
+# How long a one-time browser onboarding link stays open (enrollment.onboarding_links).
+ANCHORAGE_ONBOARDING_LINK_MINUTES = env_int("ANCHORAGE_ONBOARDING_LINK_MINUTES", 60)
 
 # --- PKI -----------------------------------------------------------------------------------
 # Key backends by alias (pki.crypto.backends): JSON in ANCHORAGE_KEY_BACKENDS, e.g.

@@ -10,11 +10,14 @@ from console import (
     views_dashboard,
     views_devices,
     views_keygen,
+    views_onboard_link,
+    views_onboarding,
     views_profiles,
     views_revocation,
     views_truststores,
 )
 from console.login import LoginView
+from enrollment.onboarding_links import LINK_TOKEN_RE
 
 app_name = "console"
 
@@ -85,6 +88,15 @@ urlpatterns = [
     ),
     path("devices/", views_devices.devices, name="devices"),
     path("devices/<int:pk>/", views_devices.device_detail, name="device"),
+    path("devices/<int:pk>/pkcs12", views_onboarding.device_pkcs12, name="device-pkcs12"),
+    path("devices/<int:pk>/onboarding-links", views_onboarding.link_new, name="link-new"),
+    path("onboarding-links/<int:pk>/revoke", views_onboarding.link_revoke, name="link-revoke"),
+    path(
+        "domains/<slug:slug>/onboarding",
+        views_onboarding.onboarding_settings,
+        name="onboarding-settings",
+    ),
+    re_path(rf"^onboard/(?P<token>{LINK_TOKEN_RE})$", views_onboard_link.onboard, name="onboard"),
     path("enrollment-credentials/new", views_devices.credential_new, name="credential-new"),
     path(
         "enrollment-credentials/<int:pk>/revoke",

@@ -1,7 +1,8 @@
 """Device pages: the devices and credentials of the caller's domains, a device with its
-credentials and certificates, a new credential (its secret shown on that one answer, never
-again), revoking a credential. Reading needs domain.view; changing needs devices.manage,
-which enrollment.services checks again. Another domain's device or credential is a 404."""
+onboarding (method, state, domain credential, one-time links), credentials and certificates,
+a new credential (its secret shown on that one answer, never again), revoking a credential.
+Reading needs domain.view; changing needs devices.manage, which enrollment.services checks
+again. Another domain's device or credential is a 404."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Perm, domains_with, has_perm
@@ -25,9 +27,9 @@ from enrollment.models import Device, EnrollmentCredential
 from pki.models import Domain
 
 
-def _devices(user: User) -> QuerySet[Device]:
+def visible_devices(user: User) -> QuerySet[Device]:
     visible = domains_with(user, Perm.DOMAIN_VIEW)
-    return Device.objects.filter(domain__in=visible).select_related("domain")
+    return Device.objects.filter(domain__in=visible).select_related("domain", "domain_credential")
 
 
 def _credentials(user: User) -> QuerySet[EnrollmentCredential]:
@@ -41,6 +43,12 @@ class DeviceForm(forms.Form):
     domain = forms.ChoiceField()
     name = forms.CharField(max_length=200)
     serial_number = forms.CharField(max_length=200, required=False)
+    onboarding_method = forms.ChoiceField(
+        label="Onboarding",
+        choices=Device.Onboarding.choices,
+        initial=Device.Onboarding.NONE,
+        required=False,
+    )
 
     def __init__(self, *args: Any, domains: list[Domain], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,6 +89,8 @@ def devices(request: HttpRequest) -> HttpResponse:
                     user,
                     name=form.cleaned_data["name"],
                     serial_number=form.cleaned_data["serial_number"],
+                    onboarding_method=form.cleaned_data["onboarding_method"]
+                    or Device.Onboarding.NONE,
                 )
             except (ValidationError, Forbidden) as exc:
                 form.add_error(None, reason_of(exc))
@@ -91,10 +101,11 @@ def devices(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     context = {
-        "devices": _devices(user).order_by("domain__slug", "name")[:500],
+        "devices": visible_devices(user).order_by("domain__slug", "name")[:500],
         "credentials": _credentials(user).filter(device__isnull=True)[:500],
         "may_manage": bool(manageable),
         "form": form,
+        "domains": domains_with(user, Perm.DOMAIN_VIEW).order_by("slug"),
     }
     return render(request, "console/devices.html", context, status=status)
 
@@ -103,7 +114,7 @@ def devices(request: HttpRequest) -> HttpResponse:
 @require_GET
 def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
-    device = _devices(user).filter(pk=pk).first()
+    device = visible_devices(user).filter(pk=pk).first()
     if device is None:
         raise Http404("no such device")
     context = {
@@ -111,6 +122,12 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "credentials": device.credentials.select_related("created_by", "revoked_by"),
         "certificates": device.certificates.select_related("certificate"),
         "may_manage": has_perm(user, Perm.DEVICES_MANAGE, device.domain),
+        "may_issue": has_perm(user, Perm.CERTS_ISSUE, device.domain),
+        "onboardable": device.onboarding_method != Device.Onboarding.NONE,
+        "links": [
+            (link, link.state(timezone.now()))
+            for link in device.onboarding_links.select_related("created_by", "revoked_by")
+        ],
     }
     return render(request, "console/device_detail.html", context)
 
@@ -123,7 +140,7 @@ def credential_new(request: HttpRequest) -> HttpResponse:
     if not manageable:
         context = {"refusal": f"you hold {Perm.DEVICES_MANAGE.value} in no domain"}
         return render(request, "console/credential_new.html", context, status=403)
-    devices = list(_devices(user).filter(domain__in=manageable))
+    devices = list(visible_devices(user).filter(domain__in=manageable))
     initial = {"device": request.GET.get("device", "")}
     form = CredentialForm(
         request.POST or None, domains=manageable, devices=devices, initial=initial

@@ -20,14 +20,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Perm, domains_with
-from config.errors import Conflict, Forbidden, Unavailable, reason_of
+from config.errors import Conflict, Forbidden, Unavailable, reason_of, refusal
+from console.forms_pkcs12 import Pkcs12PasswordForm
 from console.users import request_user
-from pki.crypto import pkcs
-from pki.crypto.csr import CsrError, new_key_and_csr
 from pki.crypto.keys import KeyAlgorithm
-from pki.models import Profile, Protocol
-from pki.services import cas
-from pki.services.issuance import IssueRequest, issue
+from pki.models import Profile
+from pki.services.server_keys import ServerKeyRequest, issue_with_server_key
 
 ALGORITHMS = [
     (KeyAlgorithm.EC_P256.value, "EC P-256"),
@@ -35,10 +33,11 @@ ALGORITHMS = [
     (KeyAlgorithm.RSA_2048.value, "RSA 2048"),
     (KeyAlgorithm.RSA_3072.value, "RSA 3072"),
 ]
-MIN_PASSWORD = 12
 
 
-class KeygenForm(forms.Form):
+class KeygenForm(Pkcs12PasswordForm):
+    field_order = ["profile", "common_name", "dns_names", "ip_addresses", "algorithm"]
+
     profile = forms.ChoiceField(label="Domain / profile")
     common_name = forms.CharField(label="Common name", max_length=64)
     dns_names = forms.CharField(
@@ -48,25 +47,12 @@ class KeygenForm(forms.Form):
         label="IP addresses (comma-separated)", required=False, max_length=1000
     )
     algorithm = forms.ChoiceField(label="Key", choices=ALGORITHMS)
-    password = forms.CharField(
-        label="PKCS#12 password", min_length=MIN_PASSWORD, max_length=200,
-        widget=forms.PasswordInput(render_value=False),
-    )  # fmt: skip
-    password_again = forms.CharField(
-        label="The password again", max_length=200, widget=forms.PasswordInput(render_value=False)
-    )
 
     def __init__(self, *args: Any, profiles: dict[str, Profile], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.profiles = profiles
         choices = [(key, f"{p.domain.slug} / {p.name}") for key, p in profiles.items()]
         self.fields["profile"].choices = choices  # type: ignore[attr-defined]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") and data.get("password") != data.get("password_again"):
-            raise ValidationError("the two passwords differ")
-        return data
 
     @staticmethod
     def listed(value: str) -> list[str]:
@@ -95,41 +81,23 @@ def certificate_keygen(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     profile = profiles[data["profile"]]
     try:
-        made = new_key_and_csr(
-            KeyAlgorithm(data["algorithm"]),
-            data["common_name"],
-            form.listed(data["dns_names"]),
-            form.listed(data["ip_addresses"]),
-        )
-        issued = issue(
-            IssueRequest(
+        made = issue_with_server_key(
+            ServerKeyRequest(
                 domain=profile.domain,
                 profile=profile.name,
-                csr=made.csr_der,
-                protocol=Protocol.API,
+                common_name=data["common_name"],
+                algorithm=KeyAlgorithm(data["algorithm"]),
+                dns_names=form.listed(data["dns_names"]),
+                ip_addresses=form.listed(data["ip_addresses"]),
                 user=user,
-                extra={"front_end": "console", "key": "server-generated"},
+                extra={"front_end": "console"},
             )
         )
-    except CsrError as exc:
-        context["reasons"], status = [str(exc)], 400
-    except ValidationError as exc:
-        context["reasons"], status = [reason_of(exc)], 400
-    except Forbidden as exc:  # the profile's every reason
-        context["reasons"], status = exc.reasons or [reason_of(exc)], 403
-    except Conflict as exc:
-        context["reasons"], status = [reason_of(exc)], 409
-    except Unavailable as exc:
-        context["reasons"], status = [reason_of(exc)], 503
+    except (ValidationError, Forbidden, Conflict, Unavailable) as exc:
+        context["reasons"], status = refusal(exc) or ([reason_of(exc)], 400)
     else:
-        cert = issued.certificate
-        p12 = pkcs.write_pkcs12(
-            data["common_name"],
-            made.private_key_pkcs8,
-            bytes(cert.der),
-            cas.issuing_chain(cert.ca),
-            data["password"],
-        )
+        cert = made.certificate
+        p12 = made.pkcs12(data["common_name"], data["password"])
         response = HttpResponse(p12, content_type="application/x-pkcs12")
         response["Content-Disposition"] = f'attachment; filename="{cert.serial}.p12"'
         return response

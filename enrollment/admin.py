@@ -1,6 +1,7 @@
-"""Devices, credentials and EST bindings in the admin. Credentials are read-only (their
-secret is never shown nor stored; make and revoke them in the console or the API); devices,
-the per-domain EST binding and onboarding configuration are edited here, audited."""
+"""Devices, credentials and EST bindings in the admin. Credentials and onboarding links are
+read-only (their secret is never shown nor stored; make and revoke them in the console or the
+API); devices, the per-domain EST binding and onboarding configuration are edited here,
+audited."""
 
 from django.contrib import admin
 
@@ -11,6 +12,7 @@ from enrollment.models import (
     EnrollmentCredential,
     EstConfig,
     OnboardingConfig,
+    OnboardingLink,
 )
 
 
@@ -62,4 +64,15 @@ class EstConfigAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(OnboardingConfig)
 class OnboardingConfigAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["domain", "idevid_enabled", "updated_at"]
+    list_display = ["domain", "idevid_enabled", "credential_profile", "updated_at"]
+
+
+@admin.register(OnboardingLink)
+class OnboardingLinkAdmin(ReadOnlyAdmin):
+    """One-time links: made, used and revoked in the console or the API (audited); the
+    token is never stored, its digest not shown."""
+
+    list_display = ["device", "created_by", "created_at", "expires_at", "used_at", "revoked_at"]
+    list_filter = ["device__domain"]
+    search_fields = ["device__name"]
+    exclude = ["digest"]

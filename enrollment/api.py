@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -19,17 +22,20 @@ from rest_framework.response import Response
 
 from accounts.roles import Perm
 from approvals.api import CommentSerializer
-from enrollment import services
+from enrollment import onboarding_pkcs12, services
 from enrollment.models import Device, DeviceCertificate, EnrollmentCredential
 from pki.api.common import (
     DomainScopedViewSet,
     StrictSerializer,
+    choice_text,
     comment,
     domain_for,
+    file_response,
     person,
     username,
     validated,
 )
+from pki.models import IssuedCertificate
 
 
 class CredentialSerializer(serializers.ModelSerializer[EnrollmentCredential]):
@@ -84,9 +90,24 @@ class DeviceCertificateSerializer(serializers.ModelSerializer[DeviceCertificate]
         fields = ["serial", "subject", "not_after", "status", "operation", "created_at"]
 
 
+class DomainCredentialSerializer(serializers.ModelSerializer[IssuedCertificate]):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IssuedCertificate
+        fields = ["serial", "subject", "not_after", "status", "url"]
+
+    def get_url(self, obj: IssuedCertificate) -> str:
+        """The certificate in the API."""
+        return reverse("api:certificate-detail", kwargs={"serial": obj.serial})
+
+
 class DeviceSerializer(serializers.ModelSerializer[Device]):
     domain = serializers.CharField(source="domain.slug", read_only=True)
     created_by = serializers.SerializerMethodField()
+    onboarding_method = choice_text(Device.Onboarding.values)
+    onboarding_state = choice_text(Device.State.values)
+    domain_credential = DomainCredentialSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Device
@@ -96,6 +117,10 @@ class DeviceSerializer(serializers.ModelSerializer[Device]):
             "name",
             "serial_number",
             "description",
+            "onboarding_method",
+            "onboarding_state",
+            "domain_credential",
+            "onboarded_at",
             "created_by",
             "created_at",
             "updated_at",
@@ -118,6 +143,13 @@ class DeviceCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     serial_number = serializers.CharField(max_length=200, allow_blank=True, default="")
     description = serializers.CharField(max_length=4000, allow_blank=True, default="")
+    onboarding_method = serializers.ChoiceField(
+        choices=Device.Onboarding.values, default=Device.Onboarding.NONE
+    )
+
+
+class Pkcs12Serializer(StrictSerializer):
+    password = serializers.CharField(max_length=200, trim_whitespace=False)
 
 
 class CredentialCreateSerializer(StrictSerializer):
@@ -133,7 +165,7 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScop
     domain_perms = {"*": Perm.DOMAIN_VIEW}
 
     def get_queryset(self) -> QuerySet[Device]:
-        qs = self.scoped(Device.objects.select_related("domain", "created_by"))
+        qs = self.scoped(Device.objects.select_related("domain", "created_by", "domain_credential"))
         if self.action == "retrieve":
             qs = qs.prefetch_related("credentials", "certificates__certificate")
         return qs
@@ -152,8 +184,25 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainScop
             name=data["name"],
             serial_number=data["serial_number"],
             description=data["description"],
+            onboarding_method=data["onboarding_method"],
         )
         return Response(DeviceSerializer(device).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=Pkcs12Serializer,
+        responses={(200, onboarding_pkcs12.P12_TYPE): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["post"])
+    def pkcs12(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The device's domain credential with a server-made key, as a PKCS#12 (key,
+        certificate, chain up to the root) under `password` (12 characters or more). Needs
+        certs.issue: an RA officer makes a one-time link instead. The key is never stored."""
+        device = self.get_object()
+        data = validated(Pkcs12Serializer, request)
+        made = onboarding_pkcs12.download(device, person(request), data["password"])
+        response = file_response(made.pkcs12, onboarding_pkcs12.P12_TYPE, made.filename)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class EnrollmentCredentialViewSet(

@@ -20,6 +20,7 @@ from config.errors import Forbidden
 from enrollment.models import Device, OnboardingConfig
 from enrollment.models.onboarding import OPERATIONS, validate_operations, validate_patterns
 from pki.models import Domain, IssuedCertificate
+from pki.services import profiles
 
 
 class OnboardingRefused(Exception):
@@ -54,7 +55,10 @@ def update_config(
     allowed_operations: list[str] | None = None,
     idevid_enabled: bool | None = None,
     idevid_serial_patterns: list[str] | None = None,
+    credential_profile: str | None = None,
 ) -> OnboardingConfig:
+    """Change what is given (None leaves a setting as it is): all of it or, on a bad value
+    (ValidationError naming it), nothing."""
     if not has_perm(user, Perm.DEVICES_MANAGE, domain):
         raise Forbidden(f"you do not hold {Perm.DEVICES_MANAGE.value} in domain {domain.slug}")
     found, _ = OnboardingConfig.objects.select_for_update().get_or_create(domain=domain)
@@ -67,6 +71,13 @@ def update_config(
     if idevid_serial_patterns is not None:
         validate_patterns(idevid_serial_patterns)
         found.idevid_serial_patterns = idevid_serial_patterns
+    if credential_profile is not None:
+        if profiles.current_by_name(domain, credential_profile) is None:
+            raise ValidationError(
+                f"domain {domain.slug} has no profile {credential_profile!r} to issue domain "
+                "credentials under"
+            )
+        found.credential_profile = credential_profile
     found.save()
     domain.__dict__.pop("_onboarding_config", None)
     record(
@@ -84,6 +95,7 @@ def _snapshot(found: OnboardingConfig) -> dict[str, object]:
         "allowed_operations": list(found.allowed_operations or []),
         "idevid_enabled": found.idevid_enabled,
         "idevid_serial_patterns": list(found.idevid_serial_patterns or []),
+        "credential_profile": found.credential_profile,
     }
 
 

@@ -31,20 +31,31 @@ def new_secret() -> str:
     return secrets.token_urlsafe(SECRET_BYTES)
 
 
-def _require(user: User, domain: Domain) -> None:
+def require_manager(user: User, domain: Domain) -> None:
     if not has_perm(user, Perm.DEVICES_MANAGE, domain):
         raise Forbidden(f"you do not hold {Perm.DEVICES_MANAGE.value} in domain {domain.slug}")
 
 
 @transaction.atomic
 def create_device(
-    domain: Domain, user: User | None, *, name: str, serial_number: str = "", description: str = ""
+    domain: Domain,
+    user: User | None,
+    *,
+    name: str,
+    serial_number: str = "",
+    description: str = "",
+    onboarding_method: str = Device.Onboarding.NONE,
 ) -> Device:
+    """A device and how it is to be onboarded: it waits for its domain credential (pending),
+    or, with no onboarding, needs none."""
     if user is not None:
-        _require(user, domain)
+        require_manager(user, domain)
     name = name.strip()
     if not name:
         raise ValidationError({"name": "a device needs a name"})
+    if onboarding_method not in Device.Onboarding.values:
+        choices = ", ".join(Device.Onboarding.values)
+        raise ValidationError({"onboarding_method": f"one of: {choices}"})
     if Device.objects.filter(domain=domain, name=name).exists():
         raise ValidationError({"name": f"domain {domain.slug} already has a device {name!r}"})
     device = Device.objects.create(
@@ -53,13 +64,21 @@ def create_device(
         serial_number=serial_number.strip(),
         description=description,
         created_by=user,
+        onboarding_method=onboarding_method,
+        onboarding_state=Device.State.NOT_REQUIRED
+        if onboarding_method == Device.Onboarding.NONE
+        else Device.State.PENDING,
     )
     record(
         "enrollment.device.created",
         actor=user,
         domain=domain,
         obj=device,
-        details={"name": name, "serial_number": device.serial_number},
+        details={
+            "name": name,
+            "serial_number": device.serial_number,
+            "onboarding_method": onboarding_method,
+        },
     )
     return device
 
@@ -76,7 +95,7 @@ def create_credential(
     """A credential and its secret: the only time the secret is seen. `secret` is for the
     demo's stable password; everyone else gets a fresh random one."""
     if user is not None:
-        _require(user, domain)
+        require_manager(user, domain)
     if device is not None and device.domain_id != domain.pk:
         raise ValidationError({"device": "the device belongs to another domain"})
     username = username.strip() or (
@@ -116,7 +135,7 @@ def revoke_credential(
     credential: EnrollmentCredential, user: User | None, *, comment: str = ""
 ) -> EnrollmentCredential:
     if user is not None:
-        _require(user, credential.domain)
+        require_manager(user, credential.domain)
     locked = EnrollmentCredential.objects.select_for_update().get(pk=credential.pk)
     if locked.revoked_at is not None:
         raise Conflict("the credential is already revoked", "already_revoked")

@@ -16,10 +16,10 @@ from audit.services import record
 from config.errors import Forbidden, reason_of
 from enrollment import onboarding, services
 from enrollment.est.auth import Caller
-from enrollment.models import DeviceCertificate
+from enrollment.models import Device, DeviceCertificate
 from pki.crypto import est
 from pki.crypto.csr import CsrError, CsrInfo, inspect
-from pki.models import CertificateAuthority, Domain, ProfileVersion, Protocol
+from pki.models import CertificateAuthority, Domain, IssuedCertificate, ProfileVersion, Protocol
 from pki.services import cas, profiles
 from pki.services.issuance import IssueRequest, issue
 
@@ -158,8 +158,32 @@ def enroll(domain: Domain, caller: Caller, operation: str, csr: CsrInfo) -> Enro
         try:
             with transaction.atomic():
                 DeviceCertificate.objects.create(certificate=issued.certificate, **link)
+                _onboard(caller, operation, issued.certificate)
         except IntegrityError:
             pass  # a concurrent retry of the same request linked it first
     else:  # a replay: linked already, unless the first answer died in between
-        DeviceCertificate.objects.get_or_create(certificate=issued.certificate, defaults=link)
+        with transaction.atomic():
+            _, linked = DeviceCertificate.objects.get_or_create(
+                certificate=issued.certificate, defaults=link
+            )
+            if linked:
+                _onboard(caller, operation, issued.certificate)
     return Enrolled(bytes(issued.certificate.der), issued.chain, private_key, issued.created)
+
+
+def _onboard(caller: Caller, operation: str, certificate: IssuedCertificate) -> None:
+    """A device set to onboard with an EST credential that gets its first certificate through
+    its own credential: that certificate is its domain credential (seed 004). Runs in the
+    transaction that links the certificate to the device; later certificates (re-enrollment
+    over mTLS) are application certificates."""
+    device = caller.device
+    if (
+        device is None
+        or caller.credential is None
+        or operation == SIMPLEREENROLL
+        or device.onboarding_method != Device.Onboarding.EST_CREDENTIAL
+    ):
+        return
+    locked = Device.objects.select_for_update().get(pk=device.pk)
+    if locked.onboarding_state == Device.State.PENDING:
+        onboarding.record_domain_credential(locked, certificate, Device.Onboarding.EST_CREDENTIAL)

@@ -3,6 +3,13 @@ onboarding configuration."""
 
 from enrollment.models.devices import Device, DeviceCertificate, EnrollmentCredential
 from enrollment.models.est import EstConfig
-from enrollment.models.onboarding import OnboardingConfig
+from enrollment.models.onboarding import OnboardingConfig, OnboardingLink
 
-__all__ = ["Device", "DeviceCertificate", "EnrollmentCredential", "EstConfig", "OnboardingConfig"]
+__all__ = [
+    "Device",
+    "DeviceCertificate",
+    "EnrollmentCredential",
+    "EstConfig",
+    "OnboardingConfig",
+    "OnboardingLink",
+]

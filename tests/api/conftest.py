@@ -182,6 +182,19 @@ def _enrollment_credential(domain: Domain, submitter: User) -> models.Model:
     return enrollment.create_credential(domain, None, username=f"walk-{domain.slug}")[0]
 
 
+def _onboarding_link(domain: Domain, submitter: User) -> models.Model:
+    from enrollment import onboarding_links
+    from enrollment.models import Device
+
+    device = enrollment.create_device(
+        domain,
+        None,
+        name=f"walk-onboarding-{domain.slug}",
+        onboarding_method=Device.Onboarding.BROWSER,
+    )
+    return onboarding_links.create_link(device, _walk_user(domain, Role.RA_OFFICER)).link
+
+
 def _acme_eab_key(domain: Domain, submitter: User) -> models.Model:
     from enrollment.acme import eab
 
@@ -260,6 +273,7 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "truststores.deploymenttarget": _deployment_target,
     "enrollment.device": _device,
     "enrollment.enrollmentcredential": _enrollment_credential,
+    "enrollment.onboardinglink": _onboarding_link,
     "acme.externalaccountkey": _acme_eab_key,
     "acme.renewalflag": _acme_renewal_flag,
     "estate.trustlist": _estate_list,

@@ -18,6 +18,7 @@ from accounts.roles import Role
 from approvals.models import ApprovalRequest
 from audit import chain
 from audit.models import AuditEvent
+from enrollment import onboarding_links
 from enrollment import services as enrollment
 from pki.models import Domain, IssuedCertificate
 from pki.services.issuance import IssueRequest, issue
@@ -42,8 +43,8 @@ ALPHA = ALL - {"outsider"}
 
 def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
     """(name, path, roles that get 200, roles that get 404); every other role gets 403."""
-    serial, tsr, ceremony, event, device = (
-        objects[k] for k in ("serial", "tsr", "ceremony", "event", "device")
+    serial, tsr, ceremony, event, device, token = (
+        objects[k] for k in ("serial", "tsr", "ceremony", "event", "device", "token")
     )
     return [
         ("dashboard", "/", ALL, set()),
@@ -73,6 +74,9 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
         ("truststore", f"/truststores/{tsr}/", ALPHA, {"outsider"}),
         ("devices", "/devices/", ALL, set()),
         ("device", f"/devices/{device}/", ALPHA, {"outsider"}),
+        ("device-pkcs12", f"/devices/{device}/pkcs12", {"admin", "operator"}, {"outsider"}),
+        ("onboarding-settings", "/domains/alpha/onboarding", ALPHA, {"outsider"}),
+        ("onboard", f"/onboard/{token}", ALL, set()),  # no login needed; opening uses nothing
         (
             "credential-new",
             "/enrollment-credentials/new",
@@ -104,7 +108,10 @@ def estate(
         domain, users["ra_officer"], name="roots", truststore_type="mtls", bundle=good_bundle()
     )
     ceremony = people.start("rotate", {"ca": pki[1].slug})
-    device = enrollment.create_device(domain, users["ra_officer"], name="kiosk-7")
+    device = enrollment.create_device(
+        domain, users["ra_officer"], name="kiosk-7", onboarding_method="browser"
+    )
+    token = onboarding_links.create_link(device, users["ra_officer"]).token
     chain.seal()
     event = AuditEvent.objects.filter(domain=domain).order_by("-id").first()
     assert event is not None and IssuedCertificate.objects.count() == 1
@@ -116,6 +123,7 @@ def estate(
         "ceremony": ceremony.pk,
         "event": event.pk,
         "device": device.pk,
+        "token": token,
     }
 
 
