@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 
 from audit.services import record
 from config.errors import Forbidden, reason_of
-from enrollment import services
+from enrollment import onboarding, services
 from enrollment.est.auth import Caller
 from enrollment.models import DeviceCertificate
 from pki.crypto import est
@@ -63,9 +63,11 @@ def read_csr(body: bytes) -> CsrInfo:
     return csr
 
 
-def check_enabled(domain: Domain) -> None:
+def check_enabled(domain: Domain, operation: str) -> None:
     if not domain.protocol_enabled(Protocol.EST) or not services.est_config(domain).enabled:
         raise Disabled(f"EST is disabled in domain {domain.slug}")
+    if not onboarding.operation_allowed(domain, Protocol.EST, operation):
+        raise Disabled(f"EST {operation} is not allowed in domain {domain.slug}")
 
 
 def profile_version(domain: Domain, operation: str) -> ProfileVersion:

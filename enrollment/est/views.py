@@ -83,7 +83,7 @@ def est_view(method: str) -> Callable[[View], Callable[..., HttpResponse]]:
                 what = f"domain {domain}" if domain else "a default domain"
                 return _text(404, f"there is no {what} for EST")
             try:
-                ops.check_enabled(found)
+                ops.check_enabled(found, view.__name__)
                 return view(request, found)
             except (ops.Malformed, EstCryptoError) as exc:
                 return _text(400, str(exc))

@@ -7,10 +7,34 @@ from django.db import models
 
 
 class Device(models.Model):
+    class Onboarding(models.TextChoices):
+        # seed 004: a domain credential first, by one of these; or none at all
+        CMP_SHARED_SECRET = "cmp_shared_secret", "CMP with a shared secret"
+        EST_CREDENTIAL = "est_credential", "EST with an enrollment credential"
+        IDEVID = "idevid", "IDevID (zero touch)"
+        MANUAL_PKCS12 = "manual_pkcs12", "PKCS#12 download"
+        BROWSER = "browser", "one-time browser link"
+        NONE = "none", "no onboarding: application certificates directly"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "waiting for its domain credential"
+        ONBOARDED = "onboarded", "holds a domain credential"
+        NOT_REQUIRED = "not_required", "no onboarding"
+
     domain = models.ForeignKey("pki.Domain", on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=200)
     serial_number = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
+    onboarding_method = models.CharField(
+        max_length=20, choices=Onboarding.choices, default=Onboarding.NONE
+    )
+    onboarding_state = models.CharField(
+        max_length=20, choices=State.choices, default=State.NOT_REQUIRED
+    )
+    domain_credential = models.ForeignKey(
+        "pki.IssuedCertificate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    onboarded_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,0 +1,156 @@
+"""Onboarding rules (seed 004): which protocol operations a domain allows, how a device gets
+its domain credential, and which IDevIDs may register a device on their own.
+
+Protocol front ends call `operation_allowed` before anything else, `register_idevid_device`
+once an IDevID's signature and chain are verified, and `record_domain_credential` when the
+certificate they issued is the device's domain credential."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.roles import Perm, has_perm
+from audit.services import record
+from config.errors import Forbidden
+from enrollment.models import Device, OnboardingConfig
+from enrollment.models.onboarding import OPERATIONS, validate_operations, validate_patterns
+from pki.models import Domain, IssuedCertificate
+
+
+class OnboardingRefused(Exception):
+    """The device may not onboard this way; the message says why."""
+
+
+def config(domain: Domain) -> OnboardingConfig:
+    """The domain's onboarding configuration (the defaults, unsaved, when none was made).
+    Remembered on the domain object, which lives for one request."""
+    found = domain.__dict__.get("_onboarding_config")
+    if found is None:
+        found = OnboardingConfig.objects.filter(domain=domain).first()
+        found = found or OnboardingConfig(domain=domain)
+        domain.__dict__["_onboarding_config"] = found
+    return found
+
+
+def operation_allowed(domain: Domain, protocol: str, operation: str) -> bool:
+    """Least privilege per domain: the protocol is on and the operation is allowed."""
+    if operation not in OPERATIONS.get(protocol, ()):
+        return False
+    if not domain.protocol_enabled(protocol):
+        return False
+    return f"{protocol}.{operation}" in (config(domain).allowed_operations or [])
+
+
+@transaction.atomic
+def update_config(
+    user: User,
+    domain: Domain,
+    *,
+    allowed_operations: list[str] | None = None,
+    idevid_enabled: bool | None = None,
+    idevid_serial_patterns: list[str] | None = None,
+) -> OnboardingConfig:
+    if not has_perm(user, Perm.DEVICES_MANAGE, domain):
+        raise Forbidden(f"you do not hold {Perm.DEVICES_MANAGE.value} in domain {domain.slug}")
+    found, _ = OnboardingConfig.objects.select_for_update().get_or_create(domain=domain)
+    before = _snapshot(found)
+    if allowed_operations is not None:
+        validate_operations(allowed_operations)
+        found.allowed_operations = sorted(set(allowed_operations))
+    if idevid_enabled is not None:
+        found.idevid_enabled = idevid_enabled
+    if idevid_serial_patterns is not None:
+        validate_patterns(idevid_serial_patterns)
+        found.idevid_serial_patterns = idevid_serial_patterns
+    found.save()
+    domain.__dict__.pop("_onboarding_config", None)
+    record(
+        "enrollment.onboarding.configured",
+        actor=user,
+        domain=domain,
+        obj=found,
+        details={"before": before, "after": _snapshot(found)},
+    )
+    return found
+
+
+def _snapshot(found: OnboardingConfig) -> dict[str, object]:
+    return {
+        "allowed_operations": list(found.allowed_operations or []),
+        "idevid_enabled": found.idevid_enabled,
+        "idevid_serial_patterns": list(found.idevid_serial_patterns or []),
+    }
+
+
+def idevid_serial_matches(domain: Domain, serial_number: str) -> bool:
+    patterns = config(domain).idevid_serial_patterns or []
+    return any(re.fullmatch(p, serial_number) for p in patterns)
+
+
+def register_idevid_device(domain: Domain, serial_number: str, subject: str) -> Device:
+    """The device whose IDevID (signature and chain to the domain's provisioning truststore
+    already verified by the caller) carries `serial_number`: found, or registered now.
+    Raises OnboardingRefused when IDevID onboarding is off or the serial matches no pattern."""
+    cfg = config(domain)
+    if not cfg.idevid_enabled:
+        raise OnboardingRefused(f"IDevID onboarding is off in domain {domain.slug}")
+    if not serial_number:
+        raise OnboardingRefused("the IDevID's subject has no serialNumber")
+    if not idevid_serial_matches(domain, serial_number):
+        raise OnboardingRefused(
+            f"serial number {serial_number!r} matches none of domain {domain.slug}'s patterns"
+        )
+    existing = Device.objects.filter(domain=domain, serial_number=serial_number).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            device = Device.objects.create(
+                domain=domain,
+                name=serial_number,
+                serial_number=serial_number,
+                description=f"registered by its IDevID {subject}",
+                onboarding_method=Device.Onboarding.IDEVID,
+                onboarding_state=Device.State.PENDING,
+            )
+            record(
+                "enrollment.device.registered",
+                domain=domain,
+                obj=device,
+                details={"serial_number": serial_number, "idevid_subject": subject},
+            )
+    except IntegrityError:  # a concurrent first contact registered it
+        return Device.objects.get(domain=domain, name=serial_number)
+    return device
+
+
+def record_domain_credential(device: Device, certificate: IssuedCertificate, method: str) -> None:
+    """The device now holds `certificate` as its domain credential, obtained by `method`
+    (a Device.Onboarding value)."""
+    if method not in Device.Onboarding.values or method == Device.Onboarding.NONE:
+        raise ValidationError(f"{method!r} is not an onboarding method")
+    device.domain_credential = certificate
+    device.onboarding_method = method
+    device.onboarding_state = Device.State.ONBOARDED
+    device.onboarded_at = timezone.now()
+    with transaction.atomic():
+        device.save(
+            update_fields=[
+                "domain_credential",
+                "onboarding_method",
+                "onboarding_state",
+                "onboarded_at",
+                "updated_at",
+            ]
+        )
+        record(
+            "enrollment.device.onboarded",
+            domain=device.domain,
+            obj=device,
+            details={"method": method, "serial": certificate.serial},
+        )
