@@ -103,7 +103,9 @@ def message(
             {"directory_name": ax509.Certificate.load(session.signer_chain[0]).subject}
         )
         name, _ = _sign(session.signer_key, b"")
-        algorithm = algos.AlgorithmIdentifier({"algorithm": name})
+        algorithm = algos.AlgorithmIdentifier.load(
+            algos.SignedDigestAlgorithm({"algorithm": name}).dump()
+        )
     if algorithm is not None:
         header["protectionAlg"] = algorithm
     pkiheader = asn1.PKIHeader(header)

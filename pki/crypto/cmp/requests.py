@@ -73,7 +73,7 @@ def cert_requests(message: Message) -> list[CertRequest]:
 
 def p10_request(message: Message) -> CertRequest:
     try:
-        info = inspect(message.body.dump())
+        info = inspect(message.body.untag().dump())
     except CsrError as exc:
         raise RequestError(f"unreadable PKCS#10 request: {exc}", "badDataFormat") from None
     if not info.signature_valid:

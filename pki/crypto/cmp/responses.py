@@ -24,6 +24,10 @@ from pki.crypto.keys import KeyAlgorithm
 from pki.crypto.names import SUBJECT_ATTRIBUTES
 
 ACCEPTED, GRANTED_WITH_MODS, REJECTION = 0, 1, 2
+_ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2"  # RFC 5758 §3.2, parameters absent
+# An unprotected error message with no header values (NULL-DN sender and recipient, pvno 2,
+# failInfo systemFailure): the last resort when nothing better can be encoded.
+LAST_RESORT_ERROR = bytes.fromhex("301d300b020102a4023000a4023000b70e300c300a02010203050600000040")
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class Reply:
     sender_name: bytes | None = None  # Name DER for MAC-protected and unprotected answers
     implicit_confirm: bool = False
     extra_certs: list[bytes] = field(default_factory=list)
+    sender_nonce: bytes = field(default_factory=lambda: os.urandom(16))
 
     def header(self, algorithm: algos.AlgorithmIdentifier | None) -> asn1.PKIHeader:
         request = self.request
@@ -116,7 +121,7 @@ class Reply:
             if request is not None
             else ax509.GeneralName({"directory_name": ax509.Name.build({})}),
             "messageTime": datetime.now(UTC).replace(microsecond=0),
-            "senderNonce": os.urandom(16),
+            "senderNonce": self.sender_nonce,
         }
         if algorithm is not None:
             value["protectionAlg"] = algorithm
@@ -146,7 +151,7 @@ class Reply:
         if isinstance(protection, MacKey):
             algorithm = answer_mac_algorithm(protection.spec)
         elif isinstance(protection, SigningKey):
-            algorithm = algos.AlgorithmIdentifier({"algorithm": "sha256_ecdsa"})
+            algorithm = algos.AlgorithmIdentifier({"algorithm": _ECDSA_WITH_SHA256})
         header = self.header(algorithm)
         pkibody = asn1.PKIBody(name=body_name, value=body)
         part = asn1.ProtectedPart({"header": header, "body": pkibody}).dump()
