@@ -93,6 +93,9 @@ def _mac_sender(domain: Domain, message: Message, mac: MacSpec) -> Sender:
 def _signature_sender(domain: Domain, message: Message) -> Sender:
     try:
         signer = verify.signer(message)
+    except ProtectionError as exc:
+        raise Refusal(f"protection: {exc}", "signerNotTrusted", protected=False) from None
+    try:
         ok = verify.signature_ok(message, signer.der)
     except ProtectionError as exc:
         raise Refusal(f"protection: {exc}", "badAlg", protected=False) from None

@@ -97,11 +97,11 @@ def enroll(domain: Domain, message: Message, sender: Sender) -> Outcome:
             )
         )
     except ProfileDenied as exc:
-        raise _failed(tx, Refusal(f"profile {profile}: {exc.detail}", "badCertTemplate")) from None
+        raise _failed(tx, Refusal(f"profile {profile}: {'; '.join(exc.reasons)}", "badCertTemplate")) from None
     except ValidationError as exc:
         raise _failed(tx, Refusal(reason_of(exc), "badCertTemplate")) from None
     except Forbidden as exc:
-        raise _failed(tx, Refusal(exc.detail, "notAuthorized")) from None
+        raise _failed(tx, Refusal(str(exc), "notAuthorized")) from None
     except Conflict as exc:
         raise _failed(tx, Refusal(exc.detail, "transactionIdInUse")) from None
     except (Unavailable, CaUnavailable) as exc:

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from asn1crypto import algos, core, keys
+from asn1crypto import algos, core, crl, keys
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -179,7 +179,7 @@ def cert_conf(certificate: bytes, cert_req_id: int = 0) -> asn1.CertConfirmConte
 def rev_req(certificate: bytes, reason: str = "key_compromise") -> asn1.RevReqContent:
     cert = ax509.Certificate.load(certificate)
     template = {"issuer": cert.issuer, "serialNumber": cert.serial_number}
-    ext = {"extn_id": "crl_reason", "extn_value": reason}
+    ext = {"extn_id": "2.5.29.21", "extn_value": crl.CRLReason(reason).dump()}
     return asn1.RevReqContent([{"certDetails": template, "crlEntryDetails": [ext]}])
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from asn1crypto import crl
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -204,8 +205,8 @@ def revocation_requests(message: Message) -> list[RevocationRequest]:
         reason = "unspecified"
         if details["crlEntryDetails"].native is not None:
             for ext in details["crlEntryDetails"]:
-                if ext["extn_id"].native == "crl_reason":
-                    native = ext["extn_value"].parsed.native
+                if ext["extn_id"].dotted == "2.5.29.21":  # reasonCode (RFC 5280 §5.3.1)
+                    native = crl.CRLReason.load(ext["extn_value"].native).native
                     if native not in _REASONS:
                         raise RequestError(f"revocation reason {native} is not accepted")
                     reason = _REASONS[native]
