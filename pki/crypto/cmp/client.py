@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from pki.crypto.cmp import asn1
 from pki.crypto.cmp.protection import compute_mac, pbm_algorithm, pbmac1_algorithm
+from pki.crypto.cmp.message import present
 from pki.crypto.cmp.requests import cert_hash
 
 
@@ -228,7 +229,7 @@ def read(der: bytes, secret: bytes | None = None) -> Answer:
         response = body.chosen["response"][0]
         info = response["status"]
         if response["certifiedKeyPair"].native is not None:
-            cert = response["certifiedKeyPair"]["certOrEncCert"].chosen.dump()
+            cert = response["certifiedKeyPair"]["certOrEncCert"].chosen.untag().dump()
         if body.chosen["caPubs"].native is not None:
             ca_pubs = [c.dump() for c in body.chosen["caPubs"]]
     elif body.name == "rp":
@@ -240,10 +241,10 @@ def read(der: bytes, secret: bytes | None = None) -> Answer:
     general: dict[str, bytes | None] = {}
     if body.name == "genp":
         general = {
-            i["infoType"].dotted: i["infoValue"].dump() if i["infoValue"].native is not None else None
+            i["infoType"].dotted: i["infoValue"].dump() if present(i["infoValue"]) else None
             for i in body.chosen
         }
-    gi = header["generalInfo"].native or []
+    gi = list(header["generalInfo"]) if present(header["generalInfo"]) else []
     if secret is not None and msg["protection"].native is not None:
         from pki.crypto.cmp.protection import protected_part
 
@@ -261,7 +262,7 @@ def read(der: bytes, secret: bytes | None = None) -> Answer:
         header["senderNonce"].native,
         header["recipNonce"].native,
         header["transactionID"].native,
-        any(i["infoType"] == asn1.IT_IMPLICIT_CONFIRM for i in gi),
+        any(i["infoType"].dotted == asn1.IT_IMPLICIT_CONFIRM for i in gi),
         msg["protection"].native is not None,
         general,
         msg,

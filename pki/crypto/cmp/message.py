@@ -56,8 +56,7 @@ def parse(der: bytes) -> Message:
         raise Malformed(f"a PKIMessage larger than {MAX_MESSAGE} bytes")
     try:
         msg = asn1.PKIMessage.load(der, strict=True)
-        # asn1crypto parses lazily: walk everything now so a bad inner value surfaces here.
-        msg.native  # noqa: B018
+        _walk(msg)
         header = _header(msg["header"])
         body_type = msg["body"].name
         protection = msg["protection"].native if msg["protection"].native is not None else None
@@ -68,16 +67,41 @@ def parse(der: bytes) -> Message:
     return Message(der, header, body_type, part, protection, extra, msg)
 
 
+def _walk(msg: asn1.PKIMessage) -> None:
+    """asn1crypto parses lazily: parse everything now so a bad inner value surfaces here.
+    ANY values (InfoTypeAndValue's infoValue) are left to whoever reads them: a generic
+    parse cannot read context-tagged contents."""
+    header = msg["header"]
+    for name, *_ in header._fields:  # noqa: SLF001
+        if name != "generalInfo":
+            header[name].native  # noqa: B018
+    for itav in header["generalInfo"] if header["generalInfo"].native is not None else []:
+        itav["infoType"].native  # noqa: B018
+    body = msg["body"]
+    if body.name in ("genm", "genp"):
+        for itav in body.chosen:
+            itav["infoType"].native  # noqa: B018
+    else:
+        body.native  # noqa: B018
+    msg["protection"].native  # noqa: B018
+    msg["extraCerts"].native  # noqa: B018
+
+
+def present(value: core.Asn1Value) -> bool:
+    """Whether an OPTIONAL field is there (without parsing an ANY)."""
+    return not isinstance(value, core.Void)
+
+
 def _header(h: asn1.PKIHeader) -> Header:
     sender = h["sender"]
-    info = list(h["generalInfo"]) if h["generalInfo"].native is not None else []
+    info = list(h["generalInfo"]) if present(h["generalInfo"]) else []
     profile = None
     implicit = False
     for itav in info:
         oid = itav["infoType"].dotted
         if oid == asn1.IT_IMPLICIT_CONFIRM:
             implicit = True
-        elif oid == asn1.IT_CERT_PROFILE and itav["infoValue"].native is not None:
+        elif oid == asn1.IT_CERT_PROFILE and present(itav["infoValue"]):
             names = asn1.CertProfileValue.load(itav["infoValue"].dump()).native
             profile = names[0] if names else None
     alg = h["protectionAlg"]

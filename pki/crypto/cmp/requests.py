@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ObjectIdentifier
 
 from pki.crypto.cmp import asn1
-from pki.crypto.cmp.message import Message
+from pki.crypto.cmp.message import Message, present
 from pki.crypto.cmp.protection import ProtectionError, signature_valid
 from pki.crypto.csr import CsrError, CsrInfo, _key_facts, inspect
 from pki.crypto.names import eku_name, name_pairs
@@ -251,7 +251,7 @@ def info_requests(message: Message) -> list[InfoRequest]:
     return [
         InfoRequest(
             itav["infoType"].dotted,
-            itav["infoValue"].dump() if itav["infoValue"].native is not None else None,
+            itav["infoValue"].dump() if present(itav["infoValue"]) else None,
         )
         for itav in message.body
     ]
