@@ -9,6 +9,7 @@ from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
 from enrollment.acme.api import EabKeyViewSet, RenewalFlagViewSet
 from enrollment.api import DeviceViewSet, EnrollmentCredentialViewSet
+from enrollment.cmp.api import CmpSecretViewSet
 from pki.api import (
     CeremonyViewSet,
     CertificateAuthorityViewSet,
@@ -51,6 +52,7 @@ router.register(
 )
 router.register("truststore-requests", TruststoreRequestViewSet, basename="truststore-request")
 router.register("truststore-targets", DeploymentTargetViewSet, basename="truststore-target")
+router.register("cmp-secrets", CmpSecretViewSet, basename="cmp-secret")
 router.register("acme-eab-keys", EabKeyViewSet, basename="acme-eab-key")
 router.register("acme-renewal-flags", RenewalFlagViewSet, basename="acme-renewal-flag")
 

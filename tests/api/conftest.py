@@ -182,6 +182,12 @@ def _enrollment_credential(domain: Domain, submitter: User) -> models.Model:
     return enrollment.create_credential(domain, None, username=f"walk-{domain.slug}")[0]
 
 
+def _cmp_secret(domain: Domain, submitter: User) -> models.Model:
+    from enrollment.cmp import services as cmp
+
+    return cmp.create_secret(domain, None, reference=f"walk-{domain.slug}")[0]
+
+
 def _acme_eab_key(domain: Domain, submitter: User) -> models.Model:
     from enrollment.acme import eab
 
@@ -209,6 +215,7 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "truststores.deploymenttarget": _deployment_target,
     "enrollment.device": _device,
     "enrollment.enrollmentcredential": _enrollment_credential,
+    "cmp.cmpsecret": _cmp_secret,
     "acme.externalaccountkey": _acme_eab_key,
     "acme.renewalflag": _acme_renewal_flag,
 }
