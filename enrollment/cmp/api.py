@@ -83,7 +83,11 @@ class CmpSecretViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainS
             if device is None:
                 raise serializers.ValidationError({"device": "no such device in this domain"})
         row, secret = services.create_secret(
-            domain, user, reference=data["reference"], device=device, description=data["description"]
+            domain,
+            user,
+            reference=data["reference"],
+            device=device,
+            description=data["description"],
         )
         answer = NewCmpSecretSerializer(row, context={"secret": secret})
         return Response(answer.data, status=status.HTTP_201_CREATED)

@@ -120,7 +120,9 @@ def _signature_sender(domain: Domain, message: Message) -> Sender:
         if issued.status != IssuedCertificate.Status.VALID:
             raise Refusal("the signer certificate is revoked", "certRevoked", protected=False)
         if not issued.not_before <= now <= issued.not_after:
-            raise Refusal("the signer certificate is not valid now", "signerNotTrusted", protected=False)
+            raise Refusal(
+                "the signer certificate is not valid now", "signerNotTrusted", protected=False
+            )
         return Sender(
             label=f"cert:{issued.serial}",
             signer=signer,

@@ -97,7 +97,9 @@ def enroll(domain: Domain, message: Message, sender: Sender) -> Outcome:
             )
         )
     except ProfileDenied as exc:
-        raise _failed(tx, Refusal(f"profile {profile}: {'; '.join(exc.reasons)}", "badCertTemplate")) from None
+        raise _failed(
+            tx, Refusal(f"profile {profile}: {'; '.join(exc.reasons)}", "badCertTemplate")
+        ) from None
     except ValidationError as exc:
         raise _failed(tx, Refusal(reason_of(exc), "badCertTemplate")) from None
     except Forbidden as exc:
@@ -108,20 +110,24 @@ def enroll(domain: Domain, message: Message, sender: Sender) -> Outcome:
         raise _failed(tx, Refusal(str(exc), "systemUnavail")) from None
     cert = issued.certificate
     device = _link(domain, sender, operation, cert, issued.created)
-    implicit = message.header.implicit_confirm and services.cmp_config(domain).allow_implicit_confirm
+    implicit = (
+        message.header.implicit_confirm and services.cmp_config(domain).allow_implicit_confirm
+    )
     now = timezone.now()
     tx.certificate, tx.device, tx.cert_req_id = cert, device, request.cert_req_id
     tx.state = CmpTransaction.State.CONFIRMED if implicit else CmpTransaction.State.WAITING
     tx.ended_at = now if implicit else None
-    tx.confirm_by = None if implicit else now + timedelta(seconds=settings.ANCHORAGE_CMP_CONFIRM_SECONDS)
-    tx.save(update_fields=["certificate", "device", "cert_req_id", "state", "ended_at", "confirm_by"])
+    tx.confirm_by = (
+        None if implicit else now + timedelta(seconds=settings.ANCHORAGE_CMP_CONFIRM_SECONDS)
+    )
+    tx.save(
+        update_fields=["certificate", "device", "cert_req_id", "state", "ended_at", "confirm_by"]
+    )
     # RFC 9483 §4.1.1: caPubs may carry the root for an ir answered under a MAC.
     ca_pubs = [cas.root_of(cert.ca)] if operation == "ir" and sender.mac is not None else []
     return Outcome(
         ENROLL[operation],
-        certified=[
-            responses.Certified(request.cert_req_id, responses.Status(), bytes(cert.der))
-        ],
+        certified=[responses.Certified(request.cert_req_id, responses.Status(), bytes(cert.der))],
         ca_pubs=ca_pubs,
         extra_certs=issued.chain,
         implicit_confirm=bool(implicit),
@@ -142,16 +148,22 @@ def _authorize(
     if operation != "kur":
         return None
     if sender.certificate is None:
-        raise Refusal("kur must be signed by the certificate it updates (RFC 9483 §4.1.3)", "notAuthorized")
+        raise Refusal(
+            "kur must be signed by the certificate it updates (RFC 9483 §4.1.3)", "notAuthorized"
+        )
     old = sender.certificate
     if request.old_cert_serial is not None and (
         certs.serial_hex(request.old_cert_serial) != old.serial
     ):
-        raise Refusal("oldCertID does not name the certificate that signed the request", "badCertId")
+        raise Refusal(
+            "oldCertID does not name the certificate that signed the request", "badCertId"
+        )
     return old
 
 
-def _profile(domain: Domain, operation: str, message: Message, old: IssuedCertificate | None) -> str:
+def _profile(
+    domain: Domain, operation: str, message: Message, old: IssuedCertificate | None
+) -> str:
     wanted = message.header.cert_profile
     if wanted:
         if profiles.current_by_name(domain, wanted) is None:
@@ -163,7 +175,9 @@ def _profile(domain: Domain, operation: str, message: Message, old: IssuedCertif
     return name or services.cmp_config(domain).ir_profile
 
 
-def _open(domain: Domain, message: Message, sender: Sender, request: requests.CertRequest) -> CmpTransaction:
+def _open(
+    domain: Domain, message: Message, sender: Sender, request: requests.CertRequest
+) -> CmpTransaction:
     """The transaction row, claimed before anything is issued: a transactionID held by
     another live transaction is refused (transactionIdInUse); the same sender retrying the
     same request goes on (issue() then answers with the same certificate)."""
@@ -244,9 +258,7 @@ def idevid_gate(domain: Domain, sender: Sender) -> Sender:
         )
     except onboarding.OnboardingRefused as exc:
         raise Refusal(str(exc), "notAuthorized") from None
-    return Sender(
-        label=sender.label, signer=sender.signer, idevid=True, device=device
-    )
+    return Sender(label=sender.label, signer=sender.signer, idevid=True, device=device)
 
 
 # --- certConf -----------------------------------------------------------------------------
@@ -261,7 +273,9 @@ def confirm(domain: Domain, message: Message, sender: Sender) -> Outcome:
         .first()
     )
     if tx is None or tx.certificate is None or tx.sender != sender.label[:200]:
-        raise Refusal("no certificate of this sender waits for confirmation in this transaction", "badRequest")
+        raise Refusal(
+            "no certificate of this sender waits for confirmation in this transaction", "badRequest"
+        )
     if bytes(tx.response_nonce) != (header.recip_nonce or b""):
         raise Refusal("recipNonce is not the senderNonce of our answer", "badRecipientNonce")
     if tx.state == CmpTransaction.State.CONFIRMED:
@@ -283,14 +297,20 @@ def confirm(domain: Domain, message: Message, sender: Sender) -> Outcome:
             tx.state = CmpTransaction.State.CONFIRMED
         else:  # RFC 9483 §4.1.1: a certificate the end entity rejects is revoked
             tx.state = CmpTransaction.State.REJECTED
-            revoke(cert, "cessationOfOperation", requester=f"cmp:{sender.label} (certConf rejection)")
+            revoke(
+                cert, "cessationOfOperation", requester=f"cmp:{sender.label} (certConf rejection)"
+            )
         tx.ended_at = timezone.now()
         tx.save(update_fields=["state", "ended_at"])
         record(
             "cmp.confirmed" if item.accepted else "cmp.rejected",
             domain=domain,
             obj=cert,
-            details={"serial": cert.serial, "transaction_id": tx.transaction_id, "reason": item.reason},
+            details={
+                "serial": cert.serial,
+                "transaction_id": tx.transaction_id,
+                "reason": item.reason,
+            },
         )
     return Outcome("pkiconf", transaction=None)
 
@@ -327,7 +347,9 @@ def revoke_request(domain: Domain, message: Message, sender: Sender) -> Outcome:
         wanted = requests.revocation_requests(message)[0]
     except requests.RequestError as exc:
         raise Refusal(str(exc), exc.fail) from None
-    cert = IssuedCertificate.objects.filter(domain=domain, serial=certs.serial_hex(wanted.serial)).first()
+    cert = IssuedCertificate.objects.filter(
+        domain=domain, serial=certs.serial_hex(wanted.serial)
+    ).first()
     if cert is None or (
         wanted.issuer is not None
         and not verify.same_name(wanted.issuer, verify.issuer_and_serial(bytes(cert.der))[0])
@@ -348,7 +370,9 @@ def _may_revoke(sender: Sender, cert: IssuedCertificate) -> bool:
         if sender.certificate.pk == cert.pk:
             return True
         link = DeviceCertificate.objects.select_related("device").filter(certificate=cert).first()
-        return bool(link and link.device and link.device.domain_credential_id == sender.certificate.pk)
+        return bool(
+            link and link.device and link.device.domain_credential_id == sender.certificate.pk
+        )
     if sender.secret is not None:
         if CmpTransaction.objects.filter(certificate=cert, secret=sender.secret).exists():
             return True
@@ -403,7 +427,9 @@ def _root_update(ca: CertificateAuthority, value: bytes | None) -> bytes | None:
     while root.parent_id is not None and root.parent is not None:
         root = root.parent
     if old is not None and old != bytes(root.certificate):
-        found = CertificateAuthority.objects.filter(fingerprint=hashlib.sha256(old).hexdigest()).first()
+        found = CertificateAuthority.objects.filter(
+            fingerprint=hashlib.sha256(old).hexdigest()
+        ).first()
         if found is None:
             return None
         root = found

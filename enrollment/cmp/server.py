@@ -35,9 +35,16 @@ def handle(domain: Domain, body: bytes, content_type: str) -> Answer:
     try:
         message = parse(body)
     except Malformed as exc:
-        return _error(domain, None, None, Refusal(str(exc), "badDataFormat", protected=False, status=400))
+        return _error(
+            domain, None, None, Refusal(str(exc), "badDataFormat", protected=False, status=400)
+        )
     if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
-        refusal = Refusal(f"the content type must be {CONTENT_TYPE} (RFC 9811 §3)", "badRequest", protected=False, status=400)
+        refusal = Refusal(
+            f"the content type must be {CONTENT_TYPE} (RFC 9811 §3)",
+            "badRequest",
+            protected=False,
+            status=400,
+        )
         return _error(domain, message, None, refusal)
     sender: Sender | None = None
     try:
@@ -51,7 +58,9 @@ def handle(domain: Domain, body: bytes, content_type: str) -> Answer:
         return _error(domain, message, sender, refusal)
     except DatabaseError:
         logger.exception("CMP: database failure")
-        return _error(domain, message, sender, Refusal("the database failed; retry later", "systemUnavail"))
+        return _error(
+            domain, message, sender, Refusal("the database failed; retry later", "systemUnavail")
+        )
     except Exception:  # never a 500: a CMP client reads failInfo, not a stack trace
         logger.exception("CMP: unexpected failure")
         return _error(domain, message, sender, Refusal("internal error", "systemFailure"))
@@ -62,15 +71,21 @@ def _check_header(domain: Domain, message: Message) -> None:
     if not services.enabled(domain):
         raise Refusal(f"CMP is disabled in domain {domain.slug}", "notAuthorized", protected=False)
     if header.pvno not in (2, 3):
-        raise Refusal(f"pvno {header.pvno} is not supported (2 or 3)", "unsupportedVersion", protected=False)
+        raise Refusal(
+            f"pvno {header.pvno} is not supported (2 or 3)", "unsupportedVersion", protected=False
+        )
     if not header.transaction_id:
         raise Refusal("the header has no transactionID", "badRequest", protected=False)
     if len(header.transaction_id) > 64:
         raise Refusal("the transactionID is longer than 64 bytes", "badRequest", protected=False)
     if header.sender_nonce is None or len(header.sender_nonce) < MIN_NONCE:
-        raise Refusal(f"senderNonce must be at least {MIN_NONCE} bytes", "badSenderNonce", protected=False)
+        raise Refusal(
+            f"senderNonce must be at least {MIN_NONCE} bytes", "badSenderNonce", protected=False
+        )
     if message.protection is None:
-        raise Refusal("the message is not protected (RFC 9483 §3.2)", "badMessageCheck", protected=False)
+        raise Refusal(
+            "the message is not protected (RFC 9483 §3.2)", "badMessageCheck", protected=False
+        )
 
 
 def _check_time(message: Message) -> None:
@@ -123,7 +138,9 @@ def _answer(domain: Domain, message: Message, sender: Sender, outcome: ops.Outco
     return Answer(200, der)
 
 
-def _error(domain: Domain, message: Message | None, sender: Sender | None, refusal: Refusal) -> Answer:
+def _error(
+    domain: Domain, message: Message | None, sender: Sender | None, refusal: Refusal
+) -> Answer:
     operation = message.body_type if message is not None else "?"
     try:
         ops.refused(domain, sender, operation, refusal)

@@ -165,10 +165,7 @@ _lock = threading.Lock()
 def _fresh(row: CmpProtectionKey, now: datetime) -> bool:
     cert = row.certificate
     life = cert.not_after - cert.not_before
-    return (
-        cert.status == IssuedCertificate.Status.VALID
-        and row.not_after - now > life / 3
-    )
+    return cert.status == IssuedCertificate.Status.VALID and row.not_after - now > life / 3
 
 
 def protection_key(domain: Domain) -> responses.SigningKey:

@@ -16,12 +16,16 @@ from pki.models import Domain
 @csrf_exempt
 def endpoint(request: HttpRequest, domain: str) -> HttpResponse:
     if request.method != "POST":
-        response = HttpResponse("use POST with application/pkixcmp\n", status=405, content_type="text/plain")
+        response = HttpResponse(
+            "use POST with application/pkixcmp\n", status=405, content_type="text/plain"
+        )
         response["Allow"] = "POST"
         return response
     found = Domain.objects.filter(slug=domain).first()
     if found is None:
-        return HttpResponse(f"there is no domain {domain} for CMP\n", status=404, content_type="text/plain")
+        return HttpResponse(
+            f"there is no domain {domain} for CMP\n", status=404, content_type="text/plain"
+        )
     try:
         body = request.body
     except RequestDataTooBig:

@@ -3,7 +3,6 @@ TAGS) and of CRMF (RFC 4211 Appendix B: IMPLICIT TAGS; a tagged CHOICE such as N
 is explicit all the same, X.680 §31.2.7), in asn1crypto. Only what the Lightweight CMP
 profile (RFC 9483) uses is spelled out; the other bodies are kept as opaque values."""
 
-# ruff: noqa: RUF012
 from __future__ import annotations
 
 from asn1crypto import algos, core, csr, keys, x509
@@ -184,7 +183,10 @@ class CertRepMessage(core.Sequence):
 
 
 class RevDetails(core.Sequence):
-    _fields = [("certDetails", CertTemplate), ("crlEntryDetails", x509.Extensions, {"optional": True})]
+    _fields = [
+        ("certDetails", CertTemplate),
+        ("crlEntryDetails", x509.Extensions, {"optional": True}),
+    ]
 
 
 class RevReqContent(core.SequenceOf):

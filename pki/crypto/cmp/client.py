@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from pki.crypto.cmp import asn1
-from pki.crypto.cmp.protection import compute_mac, pbm_algorithm, pbmac1_algorithm
 from pki.crypto.cmp.message import present
+from pki.crypto.cmp.protection import compute_mac, pbm_algorithm, pbmac1_algorithm
 from pki.crypto.cmp.requests import cert_hash
 
 
@@ -172,9 +172,7 @@ def cert_request(
 
 
 def cert_conf(certificate: bytes, cert_req_id: int = 0) -> asn1.CertConfirmContent:
-    return asn1.CertConfirmContent(
-        [{"certHash": cert_hash(certificate), "certReqId": cert_req_id}]
-    )
+    return asn1.CertConfirmContent([{"certHash": cert_hash(certificate), "certReqId": cert_req_id}])
 
 
 def rev_req(certificate: bytes, reason: str = "key_compromise") -> asn1.RevReqContent:

@@ -72,7 +72,7 @@ def _walk(msg: asn1.PKIMessage) -> None:
     ANY values (InfoTypeAndValue's infoValue) are left to whoever reads them: a generic
     parse cannot read context-tagged contents."""
     header = msg["header"]
-    for name, *_ in header._fields:  # noqa: SLF001
+    for name, *_ in header._fields:
         if name != "generalInfo":
             header[name].native  # noqa: B018
     for itav in header["generalInfo"] if header["generalInfo"].native is not None else []:
@@ -108,7 +108,9 @@ def _header(h: asn1.PKIHeader) -> Header:
     return Header(
         pvno=h["pvno"].native,
         sender=sender.dump(),
-        sender_dn=sender.chosen.untag().dump(force=True) if sender.name == "directory_name" else None,
+        sender_dn=sender.chosen.untag().dump(force=True)
+        if sender.name == "directory_name"
+        else None,
         recipient=h["recipient"].dump(),
         message_time=h["messageTime"].native,
         protection_alg=alg.untag().dump(force=True) if alg.native is not None else None,

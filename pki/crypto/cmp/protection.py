@@ -23,7 +23,7 @@ from pki.crypto.cmp import asn1
 
 MAX_ITERATIONS = 100_000  # a peer must not make us hash for minutes (RFC 9481 §6.1.1)
 MIN_SALT = 8
-_HASHES = {"sha1", "sha224", "sha256", "sha384", "sha512"}
+_HASHES = {"sha224", "sha256", "sha384", "sha512"}  # SHA-1 refused (RFC 9481 §2)
 _HMAC_OIDS = {  # hmacWithSHA* (RFC 4231 / RFC 8018)
     "sha256": "1.2.840.113549.2.9",
     "sha384": "1.2.840.113549.2.10",
@@ -121,9 +121,7 @@ def compute_mac(algorithm: algos.AlgorithmIdentifier, secret: bytes, data: bytes
     return hmac.new(key, data, spec.hash_name).digest()
 
 
-def mac_valid(
-    algorithm: algos.AlgorithmIdentifier, secret: bytes, data: bytes, mac: bytes
-) -> bool:
+def mac_valid(algorithm: algos.AlgorithmIdentifier, secret: bytes, data: bytes, mac: bytes) -> bool:
     return hmac.compare_digest(compute_mac(algorithm, secret, data), mac)
 
 
@@ -176,7 +174,6 @@ def answer_mac_algorithm(spec: MacSpec) -> algos.AlgorithmIdentifier:
 
 def _hash(name: str | None) -> hashes.HashAlgorithm:
     table: dict[str, hashes.HashAlgorithm] = {
-        "sha1": hashes.SHA1(),
         "sha224": hashes.SHA224(),
         "sha256": hashes.SHA256(),
         "sha384": hashes.SHA384(),
@@ -211,7 +208,9 @@ def signature_valid(
         elif kind == "rsassa_pss" and isinstance(public_key, rsa.RSAPublicKey):
             assert digest is not None
             salt = sda["parameters"]["salt_length"].native
-            mgf = padding.MGF1(_hash(sda["parameters"]["mask_gen_algorithm"]["parameters"]["algorithm"].native))
+            mgf = padding.MGF1(
+                _hash(sda["parameters"]["mask_gen_algorithm"]["parameters"]["algorithm"].native)
+            )
             public_key.verify(signature, data, padding.PSS(mgf, salt), digest)
         elif kind == "ed25519" and isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(signature, data)

@@ -86,7 +86,10 @@ def _crmf(msg: asn1.CertReqMsg) -> CertRequest:
     request = msg["certReq"]
     template = request["certTemplate"]
     if template["publicKey"].native is None:
-        raise RequestError("the template has no public key (central key generation is not offered)", "badCertTemplate")
+        raise RequestError(
+            "the template has no public key (central key generation is not offered)",
+            "badCertTemplate",
+        )
     if template["subject"].native is None:
         raise RequestError("the template has no subject", "badCertTemplate")
     spki = template["publicKey"].untag().dump(force=True)
@@ -119,7 +122,9 @@ def _crmf(msg: asn1.CertReqMsg) -> CertRequest:
     return CertRequest(request["certReqId"].native, info, serial, issuer)
 
 
-def _pop(msg: asn1.CertReqMsg, cert_request_der: bytes, public_key: object) -> tuple[bool, str | None]:
+def _pop(
+    msg: asn1.CertReqMsg, cert_request_der: bytes, public_key: object
+) -> tuple[bool, str | None]:
     popo = msg["popo"]
     if popo.native is None:
         raise RequestError("no proof of possession", "badPOP")
@@ -133,13 +138,18 @@ def _pop(msg: asn1.CertReqMsg, cert_request_der: bytes, public_key: object) -> t
         raise RequestError("poposkInput is not supported (RFC 9483 §4.1.1)", "badPOP")
     try:
         ok = signature_valid(
-            signing["algorithmIdentifier"], public_key, signing["signature"].native, cert_request_der
+            signing["algorithmIdentifier"],
+            public_key,
+            signing["signature"].native,
+            cert_request_der,
         )
     except ProtectionError as exc:
         raise RequestError(f"POP: {exc}", "badAlg") from None
     if not ok:
         raise RequestError("the POP signature over the CertRequest does not verify", "badPOP")
-    return True, signing["algorithmIdentifier"].hash_algo if signing["algorithmIdentifier"].signature_algo != "ed25519" else None
+    return True, signing["algorithmIdentifier"].hash_algo if signing[
+        "algorithmIdentifier"
+    ].signature_algo != "ed25519" else None
 
 
 def _name(name: ax509.Name) -> x509.Name:
@@ -178,7 +188,9 @@ def _old_cert_id(controls: asn1.Controls) -> tuple[int | None, bytes | None]:
         if control["type"].dotted == asn1.REG_CTRL_OLD_CERT_ID:
             cert_id = asn1.CertId.load(control["value"].dump())
             issuer = cert_id["issuer"]
-            name = issuer.chosen.untag().dump(force=True) if issuer.name == "directory_name" else None
+            name = (
+                issuer.chosen.untag().dump(force=True) if issuer.name == "directory_name" else None
+            )
             return cert_id["serialNumber"].native, name
     return None, None
 

@@ -68,7 +68,9 @@ class SigningKey:
         self.chain = [bytes(c) for c in chain]
         cert = x509.load_der_x509_certificate(self.cert_der)
         self.subject = ax509.Certificate.load(self.cert_der).subject
-        self.key_id = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        self.key_id = cert.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value.digest
 
     def sign(self, data: bytes) -> bytes:
         return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
@@ -135,7 +137,9 @@ class Reply:
             if request.sender_nonce is not None:
                 value["recipNonce"] = request.sender_nonce
         if self.implicit_confirm:
-            value["generalInfo"] = [{"infoType": asn1.IT_IMPLICIT_CONFIRM, "infoValue": core.Null()}]
+            value["generalInfo"] = [
+                {"infoType": asn1.IT_IMPLICIT_CONFIRM, "infoValue": core.Null()}
+            ]
         return asn1.PKIHeader(value)
 
     def _sender(self) -> ax509.GeneralName:
@@ -261,14 +265,24 @@ def cert_req_template_value(
         for curve in curves:
             if curve in _CURVE_NAMES:
                 alg = keys.PublicKeyAlgorithm(
-                    {"algorithm": "ec", "parameters": keys.ECDomainParameters(name="named", value=_CURVE_NAMES[curve])}
+                    {
+                        "algorithm": "ec",
+                        "parameters": keys.ECDomainParameters(
+                            name="named", value=_CURVE_NAMES[curve]
+                        ),
+                    }
                 )
                 spec.append({"type": _REG_CTRL_ALG_ID, "value": core.Any.load(alg.dump())})
     if "ed25519" in key_types:
         alg = keys.PublicKeyAlgorithm({"algorithm": "ed25519"})
         spec.append({"type": _REG_CTRL_ALG_ID, "value": core.Any.load(alg.dump())})
     if "rsa" in key_types:
-        spec.append({"type": _REG_CTRL_RSA_KEY_LEN, "value": core.Any.load(core.Integer(min_rsa_bits).dump())})
+        spec.append(
+            {
+                "type": _REG_CTRL_RSA_KEY_LEN,
+                "value": core.Any.load(core.Integer(min_rsa_bits).dump()),
+            }
+        )
     value: dict[str, object] = {"certTemplate": template}
     if spec:
         value["keySpec"] = spec

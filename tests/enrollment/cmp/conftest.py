@@ -16,6 +16,12 @@ from pki.crypto import certs
 from pki.models import CertificateAuthority, Domain
 
 
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    output: str  # stdout and stderr
+
+
 @dataclass
 class Cmp:
     domain: Domain
@@ -30,29 +36,54 @@ class Cmp:
     def key(self, name: str) -> Path:
         out = self.dir / f"{name}.key"
         subprocess.run(
-            ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-out", str(out)],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
         )
         return out
 
-    def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str | Path) -> Result:
         """openssl cmp against the live server, its stdout and stderr in `.output`; errors
         answered unprotected are accepted (-unprotected_errors) so their failInfo shows."""
         words = [str(a) for a in args]
         if "-certout" not in words and {"ir", "cr", "kur", "p10cr"} & set(words):
             words += ["-certout", str(self.dir / "unused.pem")]
         done = subprocess.run(
-            ["openssl", "cmp", "-server", self.url, "-path", self.path,
-             "-unprotected_errors", *words],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
+            [
+                "openssl",
+                "cmp",
+                "-server",
+                self.url,
+                "-path",
+                self.path,
+                "-unprotected_errors",
+                *words,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
         )
-        done.output = done.stdout  # type: ignore[attr-defined]
-        return done
+        return Result(done.returncode, done.stdout)
 
     def mac(self, reference: str | None = None, secret: str | None = None) -> list[str]:
-        return ["-ref", reference or self.reference, "-secret",
-                f"pass:{secret or self.secret}", "-mac", "hmacWithSHA256"]
+        return [
+            "-ref",
+            reference or self.reference,
+            "-secret",
+            f"pass:{secret or self.secret}",
+            "-mac",
+            "hmacWithSHA256",
+        ]
 
     @property
     def root_pem(self) -> Path:
@@ -73,8 +104,9 @@ def cmp(live_server: Any, domain: Domain, est_pki: Any, tmp_path: Path) -> Cmp:
     _, secret = services.create_secret(domain, None, reference="dev-ref")
     services.forget()
     host = live_server.url.removeprefix("http://")
-    return Cmp(domain, root, issuing, "dev-ref", secret, tmp_path, host,
-               f".well-known/cmp/p/{domain.slug}")
+    return Cmp(
+        domain, root, issuing, "dev-ref", secret, tmp_path, host, f".well-known/cmp/p/{domain.slug}"
+    )
 
 
 @pytest.fixture
@@ -84,10 +116,23 @@ def enrolled(cmp: Cmp) -> Callable[..., tuple[Path, Path]]:
     def make(name: str = "d1", *extra: str) -> tuple[Path, Path]:
         key = cmp.key(name)
         out = cmp.dir / f"{name}.pem"
-        done = cmp.run("-cmd", "ir", *cmp.mac(), "-newkey", key,
-                       "-subject", f"/CN={name}.alpha.test", "-sans", f"{name}.alpha.test",
-                       "-trusted", cmp.root_pem, "-certout", out, *extra)
-        assert done.returncode == 0, done.stderr
+        done = cmp.run(
+            "-cmd",
+            "ir",
+            *cmp.mac(),
+            "-newkey",
+            key,
+            "-subject",
+            f"/CN={name}.alpha.test",
+            "-sans",
+            f"{name}.alpha.test",
+            "-trusted",
+            cmp.root_pem,
+            "-certout",
+            out,
+            *extra,
+        )
+        assert done.returncode == 0, done.output
         return out, key
 
     return make

@@ -4,6 +4,7 @@ grace period, concurrent transactions sharing a transactionID."""
 
 from __future__ import annotations
 
+import functools
 import urllib.request
 from datetime import timedelta
 
@@ -40,7 +41,9 @@ def session(secret: bytes, **kw) -> client.Session:
 
 def ir(s: client.Session, name: str = "e1", **kw) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    return client.message(s, "ir", client.cert_request(key, f"CN={name}.alpha.test", [f"{name}.alpha.test"], **kw))
+    return client.message(
+        s, "ir", client.cert_request(key, f"CN={name}.alpha.test", [f"{name}.alpha.test"], **kw)
+    )
 
 
 def test_pbmac1_protected_ir_gets_a_pbmac1_protected_answer(setup) -> None:
@@ -69,7 +72,9 @@ def test_a_wrong_pbmac1_secret_is_bad_message_check(setup) -> None:
         (None, "application/octet-stream", "badRequest", 400),
     ],
 )
-def test_malformed_requests_get_an_error_message_never_a_500(setup, body, content_type, fail, status) -> None:
+def test_malformed_requests_get_an_error_message_never_a_500(
+    setup, body, content_type, fail, status
+) -> None:
     _, secret = setup
     good = ir(session(secret))
     if body is None:
@@ -102,14 +107,19 @@ def test_ra_verified_and_bad_pops_are_refused(setup) -> None:
 def test_a_short_sender_nonce_is_refused(setup) -> None:
     _, secret = setup
     key = ec.generate_private_key(ec.SECP256R1())
-    body = client.message(session(secret), "ir", client.cert_request(key, "CN=n.alpha.test"), sender_nonce=b"short")
+    body = client.message(
+        session(secret), "ir", client.cert_request(key, "CN=n.alpha.test"), sender_nonce=b"short"
+    )
     assert client.read(post(body).content).fail == {"badSenderNonce"}
 
 
 def test_genm_root_ca_key_update_and_cert_req_template(setup) -> None:
     _, secret = setup
-    body = client.message(session(secret), "genm", client.gen_msg(
-        asn1.IT_CA_CERTS, asn1.IT_ROOT_CA_KEY_UPDATE, asn1.IT_CERT_REQ_TEMPLATE))
+    body = client.message(
+        session(secret),
+        "genm",
+        client.gen_msg(asn1.IT_CA_CERTS, asn1.IT_ROOT_CA_KEY_UPDATE, asn1.IT_CERT_REQ_TEMPLATE),
+    )
     answer = client.read(post(body).content, secret)
     assert answer.body_type == "genp"
     assert len(asn1.Certificates.load(answer.general[asn1.IT_CA_CERTS])) == 2
@@ -124,12 +134,21 @@ def test_cert_conf_ends_the_transaction_and_checks_the_hash(setup) -> None:
     s = session(secret)
     answer = client.read(post(ir(s)).content, secret)
     tx = CmpTransaction.objects.get()
-    assert tx.state == CmpTransaction.State.WAITING
-    wrong = client.message(s, "certConf", asn1.CertConfirmContent([{"certHash": b"\0" * 32, "certReqId": 0}]), recip_nonce=answer.sender_nonce)
+    assert tx.state == CmpTransaction.State.WAITING and answer.certificate is not None
+    wrong = client.message(
+        s,
+        "certConf",
+        asn1.CertConfirmContent([{"certHash": b"\0" * 32, "certReqId": 0}]),
+        recip_nonce=answer.sender_nonce,
+    )
     assert client.read(post(wrong).content, secret).fail == {"badCertId"}
-    stale = client.message(s, "certConf", client.cert_conf(answer.certificate), recip_nonce=b"x" * 16)
+    stale = client.message(
+        s, "certConf", client.cert_conf(answer.certificate), recip_nonce=b"x" * 16
+    )
     assert client.read(post(stale).content, secret).fail == {"badRecipientNonce"}
-    good = client.message(s, "certConf", client.cert_conf(answer.certificate), recip_nonce=answer.sender_nonce)
+    good = client.message(
+        s, "certConf", client.cert_conf(answer.certificate), recip_nonce=answer.sender_nonce
+    )
     assert client.read(post(good).content, secret).body_type == "pkiconf"
     tx.refresh_from_db()
     assert tx.state == CmpTransaction.State.CONFIRMED
@@ -159,16 +178,19 @@ def test_a_retried_request_gets_the_same_certificate(setup) -> None:
 def test_concurrent_transactions_with_one_transaction_id(setup, live_server) -> None:
     _, secret = setup
     tx_id = b"T" * 16
-    bodies = [ir(session(secret, transaction_id=tx_id, implicit_confirm=True), name=f"c{i}") for i in range(2)]
+    bodies = [
+        ir(session(secret, transaction_id=tx_id, implicit_confirm=True), name=f"c{i}")
+        for i in range(2)
+    ]
 
     def send(body: bytes):
         request = urllib.request.Request(
             f"{live_server.url}/.well-known/cmp/p/alpha", body, {"Content-Type": CT}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:
             return client.read(response.read(), secret)
 
-    answers = run_together([lambda b=b: send(b) for b in bodies])
+    answers = run_together([functools.partial(send, b) for b in bodies])
     kinds = sorted(a.body_type for a in answers)
     assert kinds == ["error", "ip"], answers
     assert next(a for a in answers if a.body_type == "error").fail == {"transactionIdInUse"}

@@ -22,19 +22,32 @@ def api(user) -> APIClient:
 def test_create_read_revoke(domain, other_domain, make_user) -> None:
     officer = make_user("ra", Role.RA_OFFICER, domain)
     auditor = make_user("au", Role.AUDITOR, domain)
-    made = api(officer).post("/api/v1/cmp-secrets", {"domain": "alpha", "reference": "r1"}, format="json")
+    made = api(officer).post(
+        "/api/v1/cmp-secrets", {"domain": "alpha", "reference": "r1"}, format="json"
+    )
     assert made.status_code == 201, made.content
     secret = made.json()["secret"]
     row = CmpSecret.objects.get(reference="r1")
-    assert services.secret_value(row) == secret.encode() and secret.encode() not in bytes(row.sealed)
+    assert services.secret_value(row) == secret.encode() and secret.encode() not in bytes(
+        row.sealed
+    )
     listed = api(auditor).get("/api/v1/cmp-secrets").json()
     items = listed["results"] if isinstance(listed, dict) else listed
     assert [i["reference"] for i in items] == ["r1"] and "secret" not in items[0]
-    assert api(auditor).post(f"/api/v1/cmp-secrets/{row.pk}/revoke", {}, format="json").status_code == 403
-    assert api(auditor).post("/api/v1/cmp-secrets", {"domain": "alpha"}, format="json").status_code == 403
+    assert (
+        api(auditor).post(f"/api/v1/cmp-secrets/{row.pk}/revoke", {}, format="json").status_code
+        == 403
+    )
+    assert (
+        api(auditor).post("/api/v1/cmp-secrets", {"domain": "alpha"}, format="json").status_code
+        == 403
+    )
     stranger = make_user("rb", Role.RA_OFFICER, other_domain)
     assert api(stranger).get(f"/api/v1/cmp-secrets/{row.pk}").status_code == 404
-    assert api(officer).post(f"/api/v1/cmp-secrets/{row.pk}/revoke", {}, format="json").status_code == 200
+    assert (
+        api(officer).post(f"/api/v1/cmp-secrets/{row.pk}/revoke", {}, format="json").status_code
+        == 200
+    )
     assert services.find_secret(domain, b"r1") is None
 
 

@@ -40,7 +40,10 @@ class Command(BaseCommand):
             if device is None:
                 raise CommandError(f"no device {options['device']} in {domain.slug}")
         row, secret = services.create_secret(
-            domain, None, reference=options["reference"], device=device,
+            domain,
+            None,
+            reference=options["reference"],
+            device=device,
             description=options["description"],
         )
         self.stdout.write(f"reference {row.reference}\nsecret {secret}")
