@@ -38,8 +38,8 @@ def main() -> None:
     from enrollment.cmp.models import CmpSecret
     from pki.crypto.cmp import client
     from pki.crypto.csr import new_key_and_csr
-    from pki.crypto.pkcs import pem as certs_pem
     from pki.crypto.keys import KeyAlgorithm
+    from pki.crypto.pkcs import pem as certs_pem
     from pki.models import Domain, Protocol
     from pki.services.default_profiles import ensure_default_profiles
     from pki.services.domains import create_domain
