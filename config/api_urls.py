@@ -10,6 +10,7 @@ from audit.api import AuditEventViewSet
 from enrollment.acme.api import EabKeyViewSet, RenewalFlagViewSet
 from enrollment.api import DeviceViewSet, EnrollmentCredentialViewSet
 from enrollment.onboarding_api import OnboardingConfigViewSet, OnboardingLinkViewSet
+from enrollment.cmp.api import CmpSecretViewSet
 from pki.api import (
     CeremonyViewSet,
     CertificateAuthorityViewSet,
@@ -67,6 +68,7 @@ router.register(
     "estate/trust-list-changes", TrustListChangeViewSet, basename="estate-trust-list-change"
 )
 router.register("estate/drift-findings", DriftFindingViewSet, basename="estate-drift-finding")
+router.register("cmp-secrets", CmpSecretViewSet, basename="cmp-secret")
 router.register("acme-eab-keys", EabKeyViewSet, basename="acme-eab-key")
 router.register("acme-renewal-flags", RenewalFlagViewSet, basename="acme-renewal-flag")
 

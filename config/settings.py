@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "truststores.estate",
     "enrollment",
     "enrollment.acme",
+    "enrollment.cmp",
     "console",
 ]
 
@@ -256,6 +257,16 @@ ANCHORAGE_EST_LOCKOUT_SECONDS = env_int("ANCHORAGE_EST_LOCKOUT_SECONDS", 300)
 # How long a one-time browser onboarding link stays open (enrollment.onboarding_links).
 ANCHORAGE_ONBOARDING_LINK_MINUTES = env_int("ANCHORAGE_ONBOARDING_LINK_MINUTES", 60)
 
+# --- CMP (enrollment.cmp, RFC 9483) -------------------------------------------------------
+# How far a request's messageTime may be from ours (badTime beyond it).
+ANCHORAGE_CMP_MAX_SKEW_SECONDS = env_int("ANCHORAGE_CMP_MAX_SKEW_SECONDS", 300)
+# How long an issued certificate waits for certConf before it is revoked (RFC 9483 §4.1.1).
+ANCHORAGE_CMP_CONFIRM_SECONDS = env_int("ANCHORAGE_CMP_CONFIRM_SECONDS", 300)
+# How long a senderNonce is remembered (replay protection); at least twice the skew.
+ANCHORAGE_CMP_NONCE_SECONDS = env_int("ANCHORAGE_CMP_NONCE_SECONDS", 86400)
+# Days a CMP protection certificate lives (renewed when a third of it remains).
+ANCHORAGE_CMP_PROTECTION_DAYS = env_int("ANCHORAGE_CMP_PROTECTION_DAYS", 90)
+
 # --- PKI -----------------------------------------------------------------------------------
 # Key backends by alias (pki.crypto.backends): JSON in ANCHORAGE_KEY_BACKENDS, e.g.
 # {"hsm": {"BACKEND": "pki.crypto.backends.pkcs11.Pkcs11Backend", "OPTIONS": {...}}}.
@@ -288,6 +299,10 @@ ANCHORAGE_OCSP_BATCH = env_int("ANCHORAGE_OCSP_BATCH", 500)  # responses signed 
 ANCHORAGE_OCSP_MAX_PENDING = env_int("ANCHORAGE_OCSP_MAX_PENDING", 64)
 # ...and the pre-signed responses each of its workers keeps in memory (about 1 kB each).
 ANCHORAGE_OCSP_CACHE_SIZE = env_int("ANCHORAGE_OCSP_CACHE_SIZE", 100_000)
+CELERY_BEAT_SCHEDULE["cmp-expire-unconfirmed"] = {
+    "task": "enrollment.cmp.tasks.expire_unconfirmed",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["ocsp-renew-responders"] = {
     "task": "pki.tasks.ocsp.renew_responders",
     "schedule": 3600.0,

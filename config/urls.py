@@ -20,6 +20,7 @@ urlpatterns = [
     path("ocsp/<slug:ca>/", ocsp_post, name="ocsp"),
     path("ocsp/<slug:ca>/<path:encoded>", ocsp_get, name="ocsp-get"),
     path(".well-known/est/", include("enrollment.est.urls")),
+    path(".well-known/cmp/", include("enrollment.cmp.urls")),
     path("acme/", include("enrollment.acme.urls")),
     path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
     path("admin/", admin.site.urls),

@@ -195,6 +195,12 @@ def _onboarding_link(domain: Domain, submitter: User) -> models.Model:
     return onboarding_links.create_link(device, _walk_user(domain, Role.RA_OFFICER)).link
 
 
+def _cmp_secret(domain: Domain, submitter: User) -> models.Model:
+    from enrollment.cmp import services as cmp
+
+    return cmp.create_secret(domain, None, reference=f"walk-{domain.slug}")[0]
+
+
 def _acme_eab_key(domain: Domain, submitter: User) -> models.Model:
     from enrollment.acme import eab
 
@@ -274,6 +280,7 @@ OBJECT_FACTORIES: dict[str, Factory] = {
     "enrollment.device": _device,
     "enrollment.enrollmentcredential": _enrollment_credential,
     "enrollment.onboardinglink": _onboarding_link,
+    "cmp.cmpsecret": _cmp_secret,
     "acme.externalaccountkey": _acme_eab_key,
     "acme.renewalflag": _acme_renewal_flag,
     "estate.trustlist": _estate_list,

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_USERS, derived_secret, ensure_user
 from enrollment.acme import services as acme
+from enrollment.cmp.services import ensure_secret
 from enrollment.services import ensure_credential
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain, Protocol
@@ -15,6 +16,7 @@ from pki.services.hierarchy import create_local_pki
 
 DEMO_SUFFIXES = ["demo.test", "localhost"]
 DEMO_EST_USERNAME = "demo-device"
+DEMO_CMP_REFERENCE = "demo-cmp"
 
 
 class Command(BaseCommand):
@@ -37,6 +39,8 @@ class Command(BaseCommand):
             ensure_default_profiles(domain, issuing, DEMO_SUFFIXES)
             est = {"username": DEMO_EST_USERNAME, "password": derived_secret("demo-est", 52)}
             ensure_credential(domain, est["username"], est["password"], "demo EST credential")
+            cmp = {"reference": DEMO_CMP_REFERENCE, "secret": derived_secret("demo-cmp", 32)}
+            ensure_secret(domain, cmp["reference"], cmp["secret"], "demo CMP shared secret")
             acme.enable(domain, issuing, DEMO_SUFFIXES)
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
@@ -50,7 +54,7 @@ class Command(BaseCommand):
             "cas": {"root": root.slug, "issuing": issuing.slug},
             "users": users,
             "est": est,
-            "cmp": {},
+            "cmp": cmp,
             "acme": {"directory": f"/acme/{domain.slug}/directory"},
         }
         if options["json"]:
@@ -60,6 +64,7 @@ class Command(BaseCommand):
         for name, login in logins.items():
             self.stdout.write(f"  {name:<11} password {login.password}  token {login.token}")
         self.stdout.write(f"  EST (Basic) {est['username']}:{est['password']}")
+        self.stdout.write(f"  CMP -ref {cmp['reference']} -secret pass:{cmp['secret']}")
 
 
 def _demo_cas(domain: Domain) -> tuple[CertificateAuthority, CertificateAuthority]:

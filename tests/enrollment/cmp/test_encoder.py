@@ -1,0 +1,197 @@
+"""What `openssl cmp` 3.0 cannot send, with our own encoder (pki.crypto.cmp.client): PBMAC1,
+rootCaKeyUpdate and certReqTemplate, malformed bodies, bad times and POPs, certConf and its
+grace period, concurrent transactions sharing a transactionID."""
+
+from __future__ import annotations
+
+import functools
+import urllib.request
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.test import Client
+from django.utils import timezone
+
+from enrollment.cmp import operations, services
+from enrollment.cmp.models import CmpTransaction
+from pki.crypto.cmp import asn1, client
+from pki.models import IssuedCertificate
+from tests.concurrency import run_together
+
+CT = "application/pkixcmp"
+
+
+@pytest.fixture
+def setup(domain, est_pki):
+    domain.enabled_protocols = ["api", "est", "cmp"]
+    domain.save(update_fields=["enabled_protocols"])
+    _, secret = services.create_secret(domain, None, reference="ref1")
+    services.forget()
+    return domain, secret.encode()
+
+
+def post(body: bytes, content_type: str = CT, path: str = "/.well-known/cmp/p/alpha"):
+    return Client().post(path, body, content_type=content_type)
+
+
+def session(secret: bytes, **kw) -> client.Session:
+    return client.Session(reference=b"ref1", secret=secret, **kw)
+
+
+def ir(s: client.Session, name: str = "e1", **kw) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return client.message(
+        s, "ir", client.cert_request(key, f"CN={name}.alpha.test", [f"{name}.alpha.test"], **kw)
+    )
+
+
+def test_pbmac1_protected_ir_gets_a_pbmac1_protected_answer(setup) -> None:
+    _, secret = setup
+    response = post(ir(session(secret, mac="pbmac1", implicit_confirm=True)))
+    assert response.status_code == 200 and response["Content-Type"] == CT
+    answer = client.read(response.content, secret)  # raises if our MAC does not verify
+    assert answer.body_type == "ip" and answer.status == 0 and answer.certificate
+    alg = answer.raw["header"]["protectionAlg"]["algorithm"].dotted
+    assert alg == asn1.PBMAC1 and answer.implicit_confirm
+    assert answer.ca_pubs  # RFC 9483 §4.1.1: the root for an ir under a MAC
+
+
+def test_a_wrong_pbmac1_secret_is_bad_message_check(setup) -> None:
+    answer = client.read(post(ir(session(b"not-the-secret-at-all", mac="pbmac1"))).content)
+    assert answer.body_type == "error" and answer.fail == {"badMessageCheck"}
+    assert not answer.protected
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "fail", "status"),
+    [
+        (b"", CT, "badDataFormat", 400),
+        (b"not DER at all", CT, "badDataFormat", 400),
+        (None, CT, "badDataFormat", 400),  # truncated
+        (None, "application/octet-stream", "badRequest", 400),
+    ],
+)
+def test_malformed_requests_get_an_error_message_never_a_500(
+    setup, body, content_type, fail, status
+) -> None:
+    _, secret = setup
+    good = ir(session(secret))
+    if body is None:
+        body = good[:-7] if fail == "badDataFormat" else good
+    response = post(body, content_type)
+    assert response.status_code == status
+    answer = client.read(response.content)
+    assert answer.body_type == "error" and answer.status == 2 and fail in answer.fail
+
+
+def test_other_methods_get_405_and_unknown_domains_404(setup) -> None:
+    assert Client().get("/.well-known/cmp/p/alpha").status_code == 405
+    assert post(b"x", path="/.well-known/cmp/p/nope").status_code == 404
+
+
+def test_a_stale_message_time_is_bad_time(setup) -> None:
+    _, secret = setup
+    answer = client.read(post(ir(session(secret, time_offset=timedelta(hours=1)))).content, secret)
+    assert answer.fail == {"badTime"} and answer.protected  # the sender was authenticated
+
+
+def test_ra_verified_and_bad_pops_are_refused(setup) -> None:
+    _, secret = setup
+    for pop in ("raVerified", "bad"):
+        answer = client.read(post(ir(session(secret), pop=pop)).content, secret)
+        assert answer.fail == {"badPOP"}, answer.text
+    assert not IssuedCertificate.objects.exists()
+
+
+def test_a_short_sender_nonce_is_refused(setup) -> None:
+    _, secret = setup
+    key = ec.generate_private_key(ec.SECP256R1())
+    body = client.message(
+        session(secret), "ir", client.cert_request(key, "CN=n.alpha.test"), sender_nonce=b"short"
+    )
+    assert client.read(post(body).content).fail == {"badSenderNonce"}
+
+
+def test_genm_root_ca_key_update_and_cert_req_template(setup) -> None:
+    _, secret = setup
+    body = client.message(
+        session(secret),
+        "genm",
+        client.gen_msg(asn1.IT_CA_CERTS, asn1.IT_ROOT_CA_KEY_UPDATE, asn1.IT_CERT_REQ_TEMPLATE),
+    )
+    answer = client.read(post(body).content, secret)
+    assert answer.body_type == "genp"
+    assert len(asn1.Certificates.load(answer.general[asn1.IT_CA_CERTS])) == 2
+    assert answer.general[asn1.IT_ROOT_CA_KEY_UPDATE] is None  # no new root: no update
+    template = asn1.CertReqTemplateContent.load(answer.general[asn1.IT_CERT_REQ_TEMPLATE])
+    assert template["certTemplate"]["subject"].native  # CN required by the device profile
+    assert template["keySpec"].native
+
+
+def test_cert_conf_ends_the_transaction_and_checks_the_hash(setup) -> None:
+    _, secret = setup
+    s = session(secret)
+    answer = client.read(post(ir(s)).content, secret)
+    tx = CmpTransaction.objects.get()
+    assert tx.state == CmpTransaction.State.WAITING and answer.certificate is not None
+    wrong = client.message(
+        s,
+        "certConf",
+        asn1.CertConfirmContent([{"certHash": b"\0" * 32, "certReqId": 0}]),
+        recip_nonce=answer.sender_nonce,
+    )
+    assert client.read(post(wrong).content, secret).fail == {"badCertId"}
+    stale = client.message(
+        s, "certConf", client.cert_conf(answer.certificate), recip_nonce=b"x" * 16
+    )
+    assert client.read(post(stale).content, secret).fail == {"badRecipientNonce"}
+    good = client.message(
+        s, "certConf", client.cert_conf(answer.certificate), recip_nonce=answer.sender_nonce
+    )
+    assert client.read(post(good).content, secret).body_type == "pkiconf"
+    tx.refresh_from_db()
+    assert tx.state == CmpTransaction.State.CONFIRMED
+
+
+def test_an_unconfirmed_certificate_is_revoked_after_the_grace_period(setup) -> None:
+    _, secret = setup
+    client.read(post(ir(session(secret))).content, secret)
+    CmpTransaction.objects.update(confirm_by=timezone.now() - timedelta(seconds=1))
+    assert operations.expire_due() == 1
+    assert IssuedCertificate.objects.get().status == IssuedCertificate.Status.REVOKED
+    assert CmpTransaction.objects.get().state == CmpTransaction.State.EXPIRED
+
+
+def test_a_retried_request_gets_the_same_certificate(setup) -> None:
+    _, secret = setup
+    s = session(secret, implicit_confirm=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = client.cert_request(key, "CN=r.alpha.test", ["r.alpha.test"])
+    first = client.read(post(client.message(s, "ir", request)).content, secret)
+    again = client.read(post(client.message(s, "ir", request)).content, secret)  # new nonce
+    assert first.certificate == again.certificate
+    assert IssuedCertificate.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_transactions_with_one_transaction_id(setup, live_server) -> None:
+    _, secret = setup
+    tx_id = b"T" * 16
+    bodies = [
+        ir(session(secret, transaction_id=tx_id, implicit_confirm=True), name=f"c{i}")
+        for i in range(2)
+    ]
+
+    def send(body: bytes):
+        request = urllib.request.Request(
+            f"{live_server.url}/.well-known/cmp/p/alpha", body, {"Content-Type": CT}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return client.read(response.read(), secret)
+
+    answers = run_together([functools.partial(send, b) for b in bodies])
+    kinds = sorted(a.body_type for a in answers)
+    assert kinds == ["error", "ip"], answers
+    assert next(a for a in answers if a.body_type == "error").fail == {"transactionIdInUse"}
+    assert IssuedCertificate.objects.count() == 1
