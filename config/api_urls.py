@@ -9,8 +9,8 @@ from approvals.api import ApprovalRequestViewSet
 from audit.api import AuditEventViewSet
 from enrollment.acme.api import EabKeyViewSet, RenewalFlagViewSet
 from enrollment.api import DeviceViewSet, EnrollmentCredentialViewSet
-from enrollment.onboarding_api import OnboardingConfigViewSet, OnboardingLinkViewSet
 from enrollment.cmp.api import CmpSecretViewSet
+from enrollment.onboarding_api import OnboardingConfigViewSet, OnboardingLinkViewSet
 from pki.api import (
     CeremonyViewSet,
     CertificateAuthorityViewSet,
