@@ -29,6 +29,7 @@ from truststores.estate.api_inventory import (
     WhoTrustsView,
 )
 from truststores.estate.api_lists import TrustListChangeViewSet, TrustListViewSet
+from truststores.estate.api_removal import MaturityView, RemovalPlanViewSet
 
 
 class Router(DefaultRouter):
@@ -64,6 +65,7 @@ router.register(
     "estate/trust-list-changes", TrustListChangeViewSet, basename="estate-trust-list-change"
 )
 router.register("estate/drift-findings", DriftFindingViewSet, basename="estate-drift-finding")
+router.register("estate/removal-plans", RemovalPlanViewSet, basename="estate-removal-plan")
 router.register("acme-eab-keys", EabKeyViewSet, basename="acme-eab-key")
 router.register("acme-renewal-flags", RenewalFlagViewSet, basename="acme-renewal-flag")
 
@@ -81,5 +83,6 @@ urlpatterns = [
         name="estate-consumer-report",
     ),
     re_path(r"^estate/who-trusts/?$", WhoTrustsView.as_view(), name="estate-who-trusts"),
+    re_path(r"^estate/maturity/?$", MaturityView.as_view(), name="estate-maturity"),
     path("", include(router.urls)),
 ]
