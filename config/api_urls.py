@@ -31,6 +31,7 @@ from truststores.estate.api_inventory import (
     WhoTrustsView,
 )
 from truststores.estate.api_lists import TrustListChangeViewSet, TrustListViewSet
+from truststores.estate.api_removal import MaturityView, RemovalPlanViewSet
 
 
 class Router(DefaultRouter):
@@ -69,6 +70,7 @@ router.register(
 )
 router.register("estate/drift-findings", DriftFindingViewSet, basename="estate-drift-finding")
 router.register("cmp-secrets", CmpSecretViewSet, basename="cmp-secret")
+router.register("estate/removal-plans", RemovalPlanViewSet, basename="estate-removal-plan")
 router.register("acme-eab-keys", EabKeyViewSet, basename="acme-eab-key")
 router.register("acme-renewal-flags", RenewalFlagViewSet, basename="acme-renewal-flag")
 
@@ -86,5 +88,6 @@ urlpatterns = [
         name="estate-consumer-report",
     ),
     re_path(r"^estate/who-trusts/?$", WhoTrustsView.as_view(), name="estate-who-trusts"),
+    re_path(r"^estate/maturity/?$", MaturityView.as_view(), name="estate-maturity"),
     path("", include(router.urls)),
 ]

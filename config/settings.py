@@ -343,6 +343,14 @@ CELERY_BEAT_SCHEDULE["estate-detect-drift"] = {
     "task": "truststores.estate.tasks.detect_drift",
     "schedule": float(ANCHORAGE_ESTATE_DRIFT_SECONDS),
 }
+# Removal plans (truststores.estate.removal): due steps (notifications, verification, the
+# removal's proposal, monitoring) run this often; the task module is not a tasks.py.
+ANCHORAGE_ESTATE_REMOVAL_SECONDS = env_int("ANCHORAGE_ESTATE_REMOVAL_SECONDS", 300)
+CELERY_IMPORTS = ["truststores.estate.removal_tasks"]
+CELERY_BEAT_SCHEDULE["estate-run-due-removals"] = {
+    "task": "truststores.estate.removal_tasks.run_due_removals",
+    "schedule": float(ANCHORAGE_ESTATE_REMOVAL_SECONDS),
+}
 # A request body may carry a 5 MB bundle (pki.crypto.bundles.MAX_BYTES) as base64 in JSON
 # (4/3 of it, plus the other fields); larger bodies get 400 too_large before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ANCHORAGE_MAX_BODY_BYTES", 8 * 1024 * 1024)

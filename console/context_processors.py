@@ -19,6 +19,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     ]
     if may_see_truststores(user):
         items.append(("Truststores", reverse("console:truststores")))
+        items.append(("Estate", reverse("console:estate")))
     if user.is_superuser or domains_with(user, Perm.DOMAIN_VIEW).exists():
         items.append(("Devices", reverse("console:devices")))
     if domains_with(user, Perm.CERTS_ISSUE).exists():

@@ -18,7 +18,8 @@ from approvals.kinds import registered as registered_kinds
 from approvals.models import ApprovalRequest
 from approvals.services import approvals_count, approve, cancel, may_decide, reject
 from config.errors import Conflict, reason_of
-from console import health, views_truststores
+from console import health, views_estate_lists, views_truststores
+from truststores.estate.changes import KIND as ESTATE_KIND
 from truststores.services import KIND as TRUSTSTORE_KIND
 
 
@@ -82,6 +83,10 @@ def approval_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "approvals": approvals_count(item),
             "cannot_decide": may_decide(item, request.user),
             "can_cancel": item.is_pending and item.submitter_id == request.user.pk,
+            # An estate change: its list's page shows the versions and the CAs it touches.
+            "subject_link": views_estate_lists.approval_link(item.pk)
+            if item.kind == ESTATE_KIND
+            else None,
         },
     )
 

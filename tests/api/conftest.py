@@ -290,6 +290,27 @@ OBJECT_FACTORIES: dict[str, Factory] = {
 }
 
 
+def _estate_removal_plan(domain: Domain, submitter: User) -> models.Model:
+    # Its own list and CA, so it does not depend on the other estate factories.
+    from truststores.estate import catalog, removal
+    from truststores.estate.models import TrustList
+
+    ra = _walk_user(domain, Role.RA_OFFICER)
+    trust_list = TrustList.objects.filter(domain=domain, slug="walk-removal").first()
+    if trust_list is None:
+        trust_list = catalog.create_list(
+            domain, ra, scope="internal", name="Walk removal", slug="walk-removal"
+        )
+    ca = catalog.import_cas(domain, good_bundle(f"Removal walk {domain.slug}"))[0]
+    with transaction.atomic():  # a list holding the CA, without an approval round
+        locked = TrustList.objects.select_for_update().get(pk=trust_list.pk)
+        catalog.new_version(locked, [ca], ra, note="walk")
+    return removal.create_plan(domain, ra, ca, now=timezone.now(), trust_lists=[trust_list])
+
+
+OBJECT_FACTORIES["estate.removalplan"] = _estate_removal_plan
+
+
 @dataclass
 class WalkObjects:
     """For each model label: an object in the user's own domain and one in the other."""

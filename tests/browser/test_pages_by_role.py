@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.roles import Role
@@ -28,7 +30,9 @@ from tests.pki import conftest as pki_fixtures
 from tests.pki.conftest import MakeCsr
 from tests.pki.helpers import People
 from tests.truststores.certs import good_bundle
+from tests.truststores.certs import make as make_ca
 from truststores import services as truststores
+from truststores.estate import catalog, inventory, removal
 
 pki = pki_fixtures.pki
 people = pki_fixtures.people
@@ -46,6 +50,7 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
     serial, tsr, ceremony, event, device, token = (
         objects[k] for k in ("serial", "tsr", "ceremony", "event", "device", "token")
     )
+    consumer, trust_list, plan = (objects[k] for k in ("consumer", "trust_list", "plan"))
     return [
         ("dashboard", "/", ALL, set()),
         ("approvals", "/approvals/", ALL, set()),
@@ -86,6 +91,21 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
         ("acme-keys", "/acme-keys/", {"admin", "operator"}, set()),
         ("audit", "/audit/", {"admin", "auditor"}, set()),
         ("audit-event", f"/audit/{event}/", {"admin", "auditor"}, set()),
+        ("estate", "/estate/", ALL, set()),
+        ("estate-consumers", "/estate/consumers/", ALL, set()),
+        ("estate-consumer", f"/estate/consumers/{consumer}/", ALPHA, {"outsider"}),
+        ("estate-lists", "/estate/lists/", ALL, set()),
+        ("estate-list", f"/estate/lists/{trust_list}/", ALPHA, {"outsider"}),
+        ("estate-who-trusts", "/estate/who-trusts", ALL, set()),
+        ("estate-plans", "/estate/plans/", ALL, set()),
+        (
+            "estate-plan-new",
+            "/estate/plans/new",
+            {"admin", "operator", "ra_officer", "outsider"},
+            set(),
+        ),
+        ("estate-plan", f"/estate/plans/{plan}/", ALPHA, {"outsider"}),
+        ("estate-maturity", "/estate/maturity", ALL, set()),
     ]
 
 
@@ -117,6 +137,7 @@ def estate(
     assert event is not None and IssuedCertificate.objects.count() == 1
     assert ApprovalRequest.objects.count() == 2
     return {
+        **_trust_estate(domain, users["ra_officer"]),
         "users": users,
         "serial": cert.serial,
         "tsr": tsr.pk,
@@ -125,6 +146,22 @@ def estate(
         "device": device.pk,
         "token": token,
     }
+
+
+def _trust_estate(domain: Domain, ra: Any) -> dict[str, int]:
+    """A trust list holding one CA, a consumer following it and a removal plan for the CA."""
+    ca = catalog.import_cas(domain, make_ca("Walk Old Root").pem)[0]
+    trust_list = catalog.create_list(domain, ra, scope="public", name="Public", slug="public")
+    with transaction.atomic():
+        catalog.new_version(trust_list, [ca], ra, note="walk")
+    consumer = inventory.create_consumer(
+        domain,
+        ra,
+        {"name": "web-1", "kind": "service", "category": "application",
+         "distribution": "config_management", "trust_list": "public"},
+    )  # fmt: skip
+    plan = removal.create_plan(domain, ra, ca, now=timezone.now())
+    return {"consumer": consumer.pk, "trust_list": trust_list.pk, "plan": plan.pk}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -1,0 +1,164 @@
+"""The estate's console pages with Django's client: each page for each role, another
+domain's objects a 404, and the actions (token shown once, CSV, proposals, export, plan,
+run due, rollback)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.roles import Role
+from pki.models import Domain
+from tests.conftest import MakeUser
+from tests.console.helpers import logged_in
+from tests.estate.removal_estate import (  # noqa: F401 (fixtures)
+    Estate,
+    bulk_consumers,
+    bulk_report,
+    crew_fixture,
+    estate_fixture,
+)
+from tests.truststores.certs import make
+from truststores.estate import removal
+from truststores.estate.models import RemovalPlan, TrustListChange
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def objects(estate: Estate) -> dict[str, Any]:
+    web = bulk_consumers(estate, 120, estate.public, "web")
+    bulk_report(web[:100], [estate.fp("Public A"), estate.fp("Old Root")])
+    plan = removal.create_plan(
+        estate.domain, estate.crew.ra, estate.cas["Old Root"], now=timezone.now()
+    )
+    return {"consumer": web[0].pk, "list": estate.public.pk, "plan": plan.pk}
+
+
+def pages(o: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(path, object page: another domain's person gets 404)."""
+    return [
+        ("/estate/", False),
+        ("/estate/consumers/?category=application&drift=1&list=public", False),
+        ("/estate/consumers.csv", False),
+        (f"/estate/consumers/{o['consumer']}/", True),
+        ("/estate/lists/", False),
+        (f"/estate/lists/{o['list']}/", True),
+        (f"/estate/lists/{o['list']}/export?format=jks", True),
+        ("/estate/who-trusts?ca=", False),
+        ("/estate/plans/", False),
+        (f"/estate/plans/{o['plan']}/", True),
+        ("/estate/maturity", False),
+    ]
+
+
+@pytest.mark.parametrize("role", ["admin", "ra_officer", "approver", "auditor", "custodian"])
+def test_every_page_for_each_role(
+    objects: dict[str, Any], role: str, domain: Domain, make_user: MakeUser
+) -> None:
+    client = logged_in(make_user(f"u-{role}", Role(role), domain))
+    for path, _ in pages(objects):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+    may_plan = role in ("admin", "operator", "ra_officer")
+    assert client.get("/estate/plans/new").status_code == (200 if may_plan else 403)
+
+
+def test_another_domains_person(
+    objects: dict[str, Any], other_domain: Domain, make_user: MakeUser
+) -> None:
+    client = logged_in(make_user("outsider", Role.RA_OFFICER, other_domain))
+    for path, hidden in pages(objects):
+        response = client.get(path)
+        assert response.status_code == (404 if hidden else 200), path
+    assert client.get("/estate/consumers/?domain=alpha").status_code == 404
+    nobody = logged_in(make_user("nobody"))
+    assert nobody.get("/estate/").status_code == 403
+
+
+def test_overview_inventory_who_trusts_and_maturity(
+    objects: dict[str, Any], estate: Estate
+) -> None:
+    client = logged_in(estate.crew.auditor)
+    page = client.get("/estate/").content.decode()
+    assert 'data-testid="consumer-count">120<' in page and "Level 2 — Tooled" in page
+    drift = client.get("/estate/consumers/?drift=1").content.decode()
+    assert "0 consumer(s)" in drift  # the drift job has not run
+    answer = client.get(f"/estate/who-trusts?fingerprint={estate.fp('Old Root')}").content
+    assert b"Should trust it (their list): 120" in answer
+    assert b"Do trust it (their report): 100" in answer
+    maturity = client.get("/estate/maturity").content.decode()
+    assert "Level 2 — Tooled" in maturity and "To reach level 3" in maturity
+    csv = client.get("/estate/consumers.csv").content.decode()
+    assert csv.splitlines()[0].startswith("name,kind") and len(csv.splitlines()) == 121
+
+
+def test_consumer_token_shown_once_and_csv_import(objects: dict[str, Any], estate: Estate) -> None:
+    client = logged_in(estate.crew.ra)
+    url = f"/estate/consumers/{objects['consumer']}/"
+    shown = client.post(url, {"action": "token"}).content.decode()
+    assert 'data-testid="token"' in shown and "ancc_" in shown
+    assert "ancc_" not in client.get(url).content.decode().split("Report token")[0]
+    refused = logged_in(estate.crew.auditor).post(url, {"action": "token"}, follow=True)
+    assert b"Not done" in refused.content
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = b"name,kind,category,distribution,trust_list\nnew-jvm,jvm,application,manual,public\n"
+    done = client.post(
+        "/estate/consumers/",
+        {"domain": "alpha", "csv": SimpleUploadedFile("c.csv", data)},
+        follow=True,
+    )
+    assert b"1 created" in done.content
+
+
+def test_list_actions_and_plan_timeline_run_and_rollback(
+    objects: dict[str, Any], estate: Estate
+) -> None:
+    ra, ann = logged_in(estate.crew.ra), logged_in(estate.crew.ann)
+    url = f"/estate/lists/{objects['list']}/"
+    added = ra.post(
+        url, {"action": "add", "pem_text": make("Brand New").pem.decode(), "reason": "new"},
+        follow=True,
+    )  # fmt: skip
+    assert b"addition proposed" in added.content
+    change = TrustListChange.objects.get(action="add", state="pending")
+    approval_page = ann.get(f"/approvals/{change.approval_id}/").content.decode()
+    assert f"/estate/lists/{objects['list']}/" in approval_page
+    assert ann.post(f"/approvals/{change.approval_id}/", {"decision": "approve"}).status_code == 302
+    diff = ra.get(url).content.decode()
+    assert "Brand New" in diff and 'class="added"' in diff
+    export = ra.get(f"{url}export?format=pem")
+    assert export.status_code == 200 and export.content.count(b"BEGIN CERTIFICATE") == 4
+    assert ra.get(f"{url}export?format=nope").status_code == 400
+
+    plan_url = f"/estate/plans/{objects['plan']}/"
+    page = ra.get(plan_url).content.decode()
+    assert 'data-step="notify_90"' in page and "Dependencies" in page
+    ran = ra.post(plan_url, {"action": "run_due"}, follow=True).content.decode()
+    assert "2 step(s) changed" in ran  # the announcement, and T-90 (a 90-day window)
+    removed = ra.post(url, {"action": "remove", "plan": objects["plan"]}, follow=True)
+    assert b"removal proposed" in removed.content
+    assert (
+        b"Not done" in ra.post(plan_url, {"action": "rollback", "reason": "x"}, follow=True).content
+    )
+    back = ann.post(plan_url, {"action": "rollback", "reason": "too soon"}, follow=True)
+    assert b"rolled back" in back.content
+    assert RemovalPlan.objects.get(pk=objects["plan"]).state == "rolled_back"
+    assert TrustListChange.objects.get(action="remove").state == "cancelled"
+
+
+def test_new_plan_form(objects: dict[str, Any], estate: Estate) -> None:
+    client = logged_in(estate.crew.ra)
+    form = client.get("/estate/plans/new").content.decode()
+    assert "Corp Root" in form
+    made = client.post(
+        "/estate/plans/new",
+        {"domain": "alpha", "ca": estate.cas["Corp 2"].pk, "reason": "distrust", "title": "x"},
+        follow=True,
+    )
+    assert b"Removal plan #" in made.content and b"distrust event" in made.content
+    again = client.post("/estate/plans/new", {"domain": "alpha", "ca": estate.cas["Corp 2"].pk})
+    assert b"No plan made" in again.content
