@@ -109,7 +109,7 @@ class RemovalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
             qs = qs.filter(state=state)
         return qs
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=dict, operation_id="estate_removal_plans_list")
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         rows = [plan_json(p, full=False) for p in (page if page is not None else [])]

@@ -7,6 +7,6 @@ class EstateConfig(AppConfig):
     verbose_name = "Trust across the estate"
 
     def ready(self) -> None:
-        from truststores.estate import changes
+        from truststores.estate import changes, schema  # noqa: F401 (schema: OpenAPI token)
 
         changes.register_kind()
