@@ -115,9 +115,9 @@ def consumers(request: HttpRequest) -> HttpResponse:
     domain, domains = chosen_domain(request, user)
     if request.method == "POST":  # CSV import
         upload = request.FILES.get("csv")
-        text = upload.read().decode("utf-8", "replace") if upload else ""
+        data = upload.read(inventory.MAX_CSV_BYTES + 1) if upload else b""
         try:
-            result = inventory.import_csv(domain, user, text)
+            result = inventory.import_csv(domain, user, inventory.decode_csv(data))
         except (PermissionDenied, ValidationError) as exc:
             messages.error(request, f"Nothing imported: {reason_of(exc)}")
         else:
