@@ -5,6 +5,7 @@ each, and the loser answered 409 with a reason, never a 500."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ def test_the_same_report_twice(estate: Estate) -> None:
     path = f"/api/v1/estate/consumers/{consumer.pk}/report"
     body = {"fingerprints": [estate.fp("Public A"), estate.fp("Public B")]}
     clients = [token_client(estate.people.ra) for _ in range(4)]
-    answers = run_together([lambda c=c: post(c, path, body) for c in clients])
+    answers = run_together([partial(post, c, path, body) for c in clients])
     assert [a.status_code for a in answers] == [202] * 4, [a.content for a in answers]
     assert ObservedState.objects.filter(consumer=consumer).count() == 1
 
@@ -43,7 +44,7 @@ def test_the_same_approval_twice_and_two_approvers_at_once(estate: Estate) -> No
     before = TrustListVersion.objects.filter(trust_list=estate.internal).count()
     ann = [token_client(estate.people.ann) for _ in range(2)]
     path = f"{changes}/{add['id']}/approve"
-    answers = run_together([lambda c=c: post(c, path, {}) for c in ann])
+    answers = run_together([partial(post, c, path, {}) for c in ann])
     codes = sorted(a.status_code for a in answers)
     assert codes == [200, 409], [a.content for a in answers]
     assert json.loads(next(a for a in answers if a.status_code == 409).content)["detail"]
@@ -60,7 +61,7 @@ def test_the_same_approval_twice_and_two_approvers_at_once(estate: Estate) -> No
     before = TrustListVersion.objects.filter(trust_list=estate.public).count()
     pair = [token_client(estate.people.ann), token_client(estate.people.bob)]
     path = f"{changes}/{remove['id']}/approve"
-    answers = run_together([lambda c=c: post(c, path, {}) for c in pair])
+    answers = run_together([partial(post, c, path, {}) for c in pair])
     assert sorted(a.status_code for a in answers) == [200, 200], [a.content for a in answers]
     assert TrustListChange.objects.get(pk=remove["id"]).state == "applied"
     assert TrustListVersion.objects.filter(trust_list=estate.public).count() == before + 1
@@ -71,6 +72,6 @@ def test_the_same_consumer_created_twice(estate: Estate) -> None:
     body = {"domain": "alpha", "name": "twin", "kind": "host", "category": "os",
             "distribution": "os_package"}  # fmt: skip
     clients = [token_client(estate.people.ra) for _ in range(3)]
-    answers = run_together([lambda c=c: post(c, "/api/v1/estate/consumers", body) for c in clients])
+    answers = run_together([partial(post, c, "/api/v1/estate/consumers", body) for c in clients])
     assert sorted(a.status_code for a in answers) == [201, 409, 409], [a.content for a in answers]
     assert Consumer.objects.filter(name="twin").count() == 1
