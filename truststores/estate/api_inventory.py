@@ -9,9 +9,10 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from accounts.roles import Perm
 from approvals.api import CommentSerializer
@@ -181,7 +182,7 @@ class ConsumerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainSc
         detail=False,
         methods=["post"],
         url_path="import",
-        parser_classes=[JSONParser, CsvParser],
+        parser_classes=[*api_settings.DEFAULT_PARSER_CLASSES, CsvParser],
     )
     def import_csv(self, request: Request) -> Response:
         """JSON `{"domain": slug, "csv": text}`, or the file as a text/csv body with

@@ -283,10 +283,11 @@ def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         raise ValidationError("the CSV's columns are separated by commas, not ';', tab or '|'")
     if not set(header) & set(CSV_COLUMNS):
-        raise ValidationError(
+        first = (
             f"the first line must be the header row: {','.join(CSV_COLUMNS)} "
             "(name, kind, category and distribution required)"
         )
+        raise ValidationError([first, *(f"unknown column {h!r}" for h in header[:20])])
     unknown = [h for h in header if h not in CSV_COLUMNS]
     required = [h for h in ("name", "kind", "category", "distribution") if h not in header]
     if unknown or required:
