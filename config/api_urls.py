@@ -24,14 +24,10 @@ from truststores.api import (
     DeploymentTargetViewSet,
     TruststoreRequestViewSet,
 )
-from truststores.estate.api_inventory import (
-    ConsumerViewSet,
-    DriftFindingViewSet,
-    ReportView,
-    WhoTrustsView,
-)
+from truststores.estate.api_inventory import ConsumerViewSet
 from truststores.estate.api_lists import TrustListChangeViewSet, TrustListViewSet
 from truststores.estate.api_removal import MaturityView, RemovalPlanViewSet
+from truststores.estate.api_reports import DriftFindingViewSet, ReportView, WhoTrustsView
 
 
 class Router(DefaultRouter):

@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -98,7 +98,10 @@ def _filtered(request: HttpRequest, domain: Domain) -> tuple[QuerySet[Consumer],
         qs = qs.filter(trust_list__slug=slug)
         chosen["list"] = slug
     if request.GET.get("drift") == "1":
-        qs = qs.filter(findings__resolved_at__isnull=True).distinct()
+        # Exists, not findings__resolved_at__isnull: on a reverse relation that is a LEFT
+        # JOIN, which a consumer without any finding would pass too.
+        open_ = DriftFinding.objects.filter(consumer=OuterRef("pk"), resolved_at__isnull=True)
+        qs = qs.filter(Exists(open_))
         chosen["drift"] = "1"
     text = request.GET.get("q", "")[:200]
     if text:
@@ -115,9 +118,9 @@ def consumers(request: HttpRequest) -> HttpResponse:
     domain, domains = chosen_domain(request, user)
     if request.method == "POST":  # CSV import
         upload = request.FILES.get("csv")
-        text = upload.read().decode("utf-8", "replace") if upload else ""
+        data = upload.read(inventory.MAX_CSV_BYTES + 1) if upload else b""
         try:
-            result = inventory.import_csv(domain, user, text)
+            result = inventory.import_csv(domain, user, inventory.decode_csv(data))
         except (PermissionDenied, ValidationError) as exc:
             messages.error(request, f"Nothing imported: {reason_of(exc)}")
         else:

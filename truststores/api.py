@@ -14,13 +14,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, serializers, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Perm, domains_with
+from accounts.roles import Perm
 from approvals.api import CommentSerializer
 from config.errors import Conflict, NotFound
 from pki.api.common import (
@@ -32,6 +32,7 @@ from pki.api.common import (
     domain_for,
     file_response,
     person,
+    queried_domain,
     validated,
 )
 from truststores import deploy, services
@@ -177,15 +178,7 @@ class DeployedTruststoreView(APIView):
 
     @extend_schema(responses=TruststoreRequestSerializer)
     def get(self, request: Request, truststore_type: str) -> Response:
-        user = person(request)
-        slug = request.query_params.get("domain")
-        if slug:
-            domain = domain_for(slug, user, Perm.DOMAIN_VIEW)
-        else:
-            visible = list(domains_with(user, Perm.DOMAIN_VIEW)[:2])
-            if len(visible) != 1:
-                raise exceptions.ValidationError({"domain": "name the domain with ?domain="})
-            domain = visible[0]
+        domain = queried_domain(request, Perm.DOMAIN_VIEW)
         current = services.deployed(domain, truststore_type)
         if current is None:
             raise NotFound(f"no {truststore_type} truststore deployed in domain {domain.slug}")

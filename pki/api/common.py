@@ -112,6 +112,23 @@ def domain_for(slug: str, user: User, perm: Perm) -> Domain:
     return domain
 
 
+def queried_domain(request: Request, perm: Perm) -> Domain:
+    """The domain a read names with ?domain=<slug>, or without it the caller's only
+    visible domain (400 when they see several)."""
+    user = person(request)
+    slug = request.query_params.get("domain")
+    if slug:
+        return domain_for(slug, user, perm)
+    visible = list(domains_with(user, Perm.DOMAIN_VIEW)[:2])
+    if len(visible) != 1:
+        raise exceptions.ValidationError({"domain": "name the domain with ?domain="})
+    if not has_perm(user, perm, visible[0]):
+        raise exceptions.PermissionDenied(
+            f"you do not hold {perm.value} in domain {visible[0].slug}"
+        )
+    return visible[0]
+
+
 class StrictSerializer(serializers.Serializer[Any]):
     """Refuses fields it does not know (400 naming them), where a misspelt optional field
     would otherwise be dropped silently, e.g. a revocation reason falling back to

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -308,3 +308,23 @@ def _general_names(t: CertTemplate) -> list[x509.GeneralName]:
     names += [x509.RFC822Name(e) for e in t.emails]
     names += [x509.UniformResourceIdentifier(u) for u in t.uris]
     return names
+
+
+def throwaway_root(subject: list[tuple[str, str]], days: int = 3650) -> bytes:
+    """A self-signed EC P-256 CA certificate (DER) whose key is dropped at once: a stand-in
+    for a third party's root that we only ever trust, never sign with (demo data)."""
+    from pki.crypto.backends.software import SoftwareSigner, generate_private_key
+    from pki.crypto.keys import KeyAlgorithm, public_der
+
+    signer = SoftwareSigner(generate_private_key(KeyAlgorithm.EC_P256))
+    start = now()
+    template = CertTemplate(
+        subject=subject,
+        public_key_der=public_der(signer.public_key()),
+        serial=random_serial(),
+        not_before=start,
+        not_after=start + timedelta(days=days),
+        is_ca=True,
+        key_usage=["keyCertSign", "cRLSign"],
+    )
+    return build(template, signer, None)

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from accounts.roles import Role
 from pki.models import Domain
 from tests.browser.test_login import log_in
 from tests.conftest import MakeUser
-from tests.estate.removal_estate import Crew, build_estate, bulk_consumers
+from tests.estate.helpers import build_estate, bulk_consumers, make_people
 from truststores.estate.models import RemovalPlan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,13 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_create_plan_see_timeline_roll_back(
     browser: Browser, live_server: Any, domain: Domain, make_user: MakeUser
 ) -> None:
-    crew = Crew(
-        ra=make_user("rita", Role.RA_OFFICER, domain),
-        ann=make_user("ann", Role.APPROVER, domain),
-        bob=make_user("bob", Role.APPROVER, domain),
-        auditor=make_user("audrey", Role.AUDITOR, domain),
-    )
-    estate = build_estate(domain, crew)
+    estate = build_estate(domain, make_people(domain, make_user))
     bulk_consumers(estate, 40, estate.public, "lb", category="infrastructure")
     errors: list[str] = []
 

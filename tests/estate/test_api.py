@@ -11,7 +11,7 @@ from django.test import Client
 
 from accounts.roles import Role
 from tests.api.conftest import token_client
-from tests.estate.conftest import Estate, bulk_consumers, removal_plan
+from tests.estate.helpers import Estate, bulk_consumers, removal_plan
 from tests.truststores.certs import make
 from truststores.estate import drift
 from truststores.estate.models import Consumer, ObservedState

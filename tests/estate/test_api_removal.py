@@ -11,11 +11,9 @@ from rest_framework.test import APIClient
 from accounts.roles import Role
 from pki.models import Domain
 from tests.conftest import MakeUser
-from tests.estate.removal_estate import (  # noqa: F401 (fixtures)
+from tests.estate.helpers import (
     Estate,
     bulk_consumers,
-    crew_fixture,
-    estate_fixture,
 )
 from truststores.estate.models import RemovalPlan
 
@@ -27,7 +25,7 @@ def test_create_detail_run_due_and_rollback(
     estate: Estate, api_client_for: Clients, other_domain: Domain, make_user: MakeUser
 ) -> None:
     bulk_consumers(estate, 30, estate.public, "web", category="infrastructure")
-    ra, ann = api_client_for(estate.crew.ra), api_client_for(estate.crew.ann)
+    ra, ann = api_client_for(estate.people.ra), api_client_for(estate.people.ann)
     body = {"domain": "alpha", "ca": estate.fp("Old Root").upper(), "title": "retire old"}
     made = ra.post("/api/v1/estate/removal-plans", body, format="json")
     assert made.status_code == 201, made.content
@@ -61,7 +59,7 @@ def test_create_detail_run_due_and_rollback(
 
 def test_maturity(estate: Estate, api_client_for: Clients, other_domain: Domain) -> None:
     bulk_consumers(estate, 10, estate.public, "web")
-    client = api_client_for(estate.crew.auditor)
+    client = api_client_for(estate.people.auditor)
     answer = client.get("/api/v1/estate/maturity?domain=alpha")
     assert answer.status_code == 200
     data = answer.json()

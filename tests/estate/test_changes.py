@@ -10,17 +10,12 @@ from accounts.roles import Role
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from config.errors import Conflict
-from tests.estate.conftest import Estate, current, removal_plan, required
+from tests.estate.helpers import Estate, current, prints, removal_plan, required
 from tests.truststores.certs import make
 from truststores.estate import catalog, changes
 from truststores.estate.models import RemovalPlan, TrustListChange
 
 pytestmark = pytest.mark.django_db
-
-
-def prints(trust_list) -> set[str]:
-    trust_list.refresh_from_db()
-    return catalog.version_fingerprints(trust_list.current_version)
 
 
 def test_adding_a_ca_takes_one_approval_and_makes_a_version(estate: Estate) -> None:
@@ -40,10 +35,10 @@ def test_adding_a_ca_takes_one_approval_and_makes_a_version(estate: Estate) -> N
 
 
 def test_removing_a_ca_takes_a_plan_and_two_approvals(estate: Estate) -> None:
-    ca = estate.cas["Public C"]
+    ca = estate.cas["Old Root"]
     with pytest.raises(ValidationError, match="removal plan"):
         changes.propose_remove(estate.public, [ca], estate.people.ra, None)
-    draft = removal_plan(estate, "Public C", [estate.public])
+    draft = removal_plan(estate, "Old Root", [estate.public])
     draft.state = RemovalPlan.State.DRAFT
     draft.save()
     with pytest.raises(Conflict):
@@ -51,7 +46,7 @@ def test_removing_a_ca_takes_a_plan_and_two_approvals(estate: Estate) -> None:
     other = removal_plan(estate, "Public B", [estate.public])
     with pytest.raises(ValidationError, match="its own"):
         changes.propose_remove(estate.public, [ca], estate.people.ra, other)
-    plan = removal_plan(estate, "Public C", [estate.public])
+    plan = removal_plan(estate, "Old Root", [estate.public])
     change = changes.propose_remove(estate.public, [ca], estate.people.ra, plan, "retired")
     assert required(change) == 2
     change = changes.approve(change, estate.people.ann)

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import OutboxMessage
-from tests.estate.conftest import Estate, bulk_consumers, bulk_report
+from tests.estate.helpers import Estate, bulk_consumers, bulk_report
 from truststores.estate import drift
 from truststores.estate.models import Consumer, DriftFinding
 
@@ -26,10 +26,10 @@ def test_drift_over_a_few_hundred_consumers(estate: Estate, settings) -> None:
     settings.ANCHORAGE_ESTATE_STALE_HOURS = 24
     public = bulk_consumers(estate, 240, estate.public, "web")
     internal = bulk_consumers(estate, 120, estate.internal, "api")
-    full = [estate.fp("Public A"), estate.fp("Public B"), estate.fp("Public C")]
+    full = [estate.fp("Public A"), estate.fp("Public B"), estate.fp("Old Root")]
     in_line, lagging, extra, silent = public[:150], public[150:200], public[200:220], public[220:]
     bulk_report(in_line, full)
-    bulk_report(lagging, full[:2])  # has not picked up Public C
+    bulk_report(lagging, full[:2])  # lags: does not hold Old Root yet
     bulk_report(extra, [*full, estate.fp("Corp Root")])  # trusts an internal root too
     old = timezone.now() - timedelta(hours=30)
     bulk_report(internal, [estate.fp("Corp Root"), estate.fp("Corp 2")], when=old)
@@ -42,7 +42,7 @@ def test_drift_over_a_few_hundred_consumers(estate: Estate, settings) -> None:
 
     assert open_findings(kind="missing").count() == 50
     assert set(open_findings(kind="missing").values_list("fingerprint", flat=True)) == {
-        estate.fp("Public C")
+        estate.fp("Old Root")
     }
     assert set(open_findings(kind="extra").values_list("consumer__name", flat=True)) == {
         c.name for c in extra
@@ -55,7 +55,7 @@ def test_drift_over_a_few_hundred_consumers(estate: Estate, settings) -> None:
     detected = OutboxMessage.objects.filter(topic="estate.drift.detected")
     assert detected.count() == 50 + 20 + 140  # one per consumer with new drift
     sample = detected.filter(payload__object_id=str(lagging[0].pk)).get()
-    assert sample.payload["details"] == {"missing": [estate.fp("Public C")]}
+    assert sample.payload["details"] == {"missing": [estate.fp("Old Root")]}
 
     # A second pass changes nothing: findings kept, last_seen moves, no new events.
     first_seen = open_findings(consumer=lagging[0]).get().first_seen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests import worker as celery_worker
-from tests.estate.conftest import Estate, bulk_consumers, bulk_report
+from tests.estate.helpers import Estate, bulk_consumers, bulk_report
 from truststores.estate import tasks
 from truststores.estate.models import DriftFinding
 
@@ -19,7 +19,7 @@ def test_the_worker_records_drift(worker, estate: Estate) -> None:
     consumers = bulk_consumers(estate, 200, estate.public, "web")
     bulk_report(consumers[:150], [estate.fp("Public A"), estate.fp("Public B")])
     bulk_report(
-        consumers[150:], [estate.fp("Public A"), estate.fp("Public B"), estate.fp("Public C")]
+        consumers[150:], [estate.fp("Public A"), estate.fp("Public B"), estate.fp("Old Root")]
     )
     sent = worker.send(tasks.detect_drift)
     wait_for(
@@ -31,4 +31,4 @@ def test_the_worker_records_drift(worker, estate: Estate) -> None:
     )
     missing = DriftFinding.objects.filter(kind="missing", resolved_at__isnull=True)
     assert missing.count() == 150
-    assert set(missing.values_list("fingerprint", flat=True)) == {estate.fp("Public C")}
+    assert set(missing.values_list("fingerprint", flat=True)) == {estate.fp("Old Root")}

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from django.core.exceptions import ValidationError
 
-from tests.estate.conftest import Estate, current
+from tests.estate.helpers import Estate, current
 from truststores.estate import exports
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_keytool_lists_the_java_truststore(estate: Estate, tmp_path: Path) -> No
     )
     assert "Your keystore contains 3 entries" in out
     assert out.count("trustedCertEntry") == 3
-    for cn in ("Public A", "Public B", "Public C"):
+    for cn in ("Public A", "Public B", "Old Root"):
         assert colon_hex(estate.fp(cn)) in out
     wrong = subprocess.run(
         ["keytool", "-list", "-storetype", "PKCS12", "-keystore", str(path), "-storepass", "x"],

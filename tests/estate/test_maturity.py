@@ -8,12 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.estate.removal_estate import (  # noqa: F401 (fixtures)
+from tests.estate.helpers import (
     Estate,
     bulk_consumers,
     bulk_report,
-    crew_fixture,
-    estate_fixture,
 )
 from truststores.estate import drift, maturity, removal
 from truststores.estate.models import Consumer, RemovalPlan, TrustedCA
@@ -49,7 +47,7 @@ def operationalised(estate: Estate) -> dict[str, list[Consumer]]:
         ),
     }  # fmt: skip
     plan = removal.create_plan(
-        estate.domain, estate.crew.ra, estate.cas["Old Root"], now=timezone.now()
+        estate.domain, estate.people.ra, estate.cas["Old Root"], now=timezone.now()
     )
     removal.run_due(plan.pk, timezone.now())
     return groups

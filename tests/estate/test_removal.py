@@ -16,13 +16,12 @@ from pki.crypto.keys import KeyAlgorithm
 from pki.models import IssuedCertificate
 from pki.services import hierarchy, issuance, profiles, revocation
 from tests.api.conftest import new_csr
-from tests.estate.removal_estate import (  # noqa: F401 (fixtures)
+from tests.estate.helpers import (
     Estate,
     add_cas,
     bulk_consumers,
     bulk_report,
-    crew_fixture,
-    estate_fixture,
+    prints,
 )
 from tests.pki.helpers import TLS_SERVER
 from tests.truststores.certs import make
@@ -48,11 +47,6 @@ def states(plan: RemovalPlan) -> dict[str, str]:
     return {k: s.state for k, s in steps(plan).items()}
 
 
-def prints(trust_list) -> set[str]:
-    trust_list.refresh_from_db()
-    return catalog.version_fingerprints(trust_list.current_version)
-
-
 def test_dates_dependencies_and_steps_of_a_plan(estate: Estate) -> None:
     bulk_consumers(estate, 240, estate.public, "app")
     bulk_consumers(estate, 60, estate.public, "lb", category="infrastructure")
@@ -62,7 +56,7 @@ def test_dates_dependencies_and_steps_of_a_plan(estate: Estate) -> None:
     bulk_report(boxes, [estate.fp("Corp Root"), estate.fp("Old Root")])
     announce = at(1)
     plan = removal.create_plan(
-        estate.domain, estate.crew.ra, estate.cas["Old Root"], now=START, announce_at=announce
+        estate.domain, estate.people.ra, estate.cas["Old Root"], now=START, announce_at=announce
     )
     deps = plan.dependencies
     assert deps["consumers_by_list"]["count"] == 300
@@ -92,7 +86,7 @@ def test_dates_dependencies_and_steps_of_a_plan(estate: Estate) -> None:
     assert AuditEvent.objects.filter(action="estate.removal.created").count() == 1
     # One active plan per CA.
     with pytest.raises(Conflict):
-        removal.create_plan(estate.domain, estate.crew.ra, estate.cas["Old Root"], now=START)
+        removal.create_plan(estate.domain, estate.people.ra, estate.cas["Old Root"], now=START)
     # Nothing is due before the announcement.
     assert removal.run_due(plan.pk, START) == []
 
@@ -102,7 +96,7 @@ def test_a_distrust_event_is_announced_at_once_with_shorter_windows(estate: Esta
     later = at(10)
     plan = removal.create_plan(
         estate.domain,
-        estate.crew.ra,
+        estate.people.ra,
         estate.cas["Old Root"],
         now=START,
         reason=RemovalPlan.Reason.DISTRUST,
@@ -124,12 +118,12 @@ def test_windows_are_checked(estate: Estate) -> None:
     ca = estate.cas["Old Root"]
     for bad in ({"os": 0}, {"nope": 10}, {"os": "ten"}, {"os": 99999}):
         with pytest.raises(ValidationError):
-            removal.create_plan(estate.domain, estate.crew.ra, ca, now=START, windows=bad)
+            removal.create_plan(estate.domain, estate.people.ra, ca, now=START, windows=bad)
     with pytest.raises(PermissionDenied):  # an auditor plans nothing
-        removal.create_plan(estate.domain, estate.crew.auditor, ca, now=START)
+        removal.create_plan(estate.domain, estate.people.auditor, ca, now=START)
     with pytest.raises(ValidationError, match="no trust list"):
         new = catalog.import_cas(estate.domain, make("Loose").pem)
-        removal.create_plan(estate.domain, estate.crew.ra, new[0], now=START)
+        removal.create_plan(estate.domain, estate.people.ra, new[0], now=START)
 
 
 def _local_root_on_the_list(estate: Estate) -> tuple[object, IssuedCertificate]:
@@ -145,7 +139,7 @@ def _local_root_on_the_list(estate: Estate) -> tuple[object, IssuedCertificate]:
         )
     )
     ca = catalog.import_cas(estate.domain, bytes(root.certificate))[0]
-    add_cas(estate.public, [ca], estate.crew)
+    add_cas(estate.public, [ca], estate.people)
     estate.cas["Ours"] = ca
     cert = IssuedCertificate.objects.get(serial=issued.certificate.serial)
     return root, cert
@@ -156,7 +150,7 @@ def test_removal_blocked_by_dependencies_then_completed(estate: Estate) -> None:
     web = bulk_consumers(estate, 200, estate.public, "web")
     held = [estate.fp("Public A"), estate.fp("Public B"), estate.fp("Old Root"), estate.fp("Ours")]
     ca = estate.cas["Ours"]
-    plan = removal.create_plan(estate.domain, estate.crew.ra, ca, now=START)
+    plan = removal.create_plan(estate.domain, estate.people.ra, ca, now=START)
     assert plan.dependencies["certificates"]["count"] == 1
     assert plan.remove_at == START + timedelta(days=90)
     before = estate.public.current_version
@@ -186,9 +180,9 @@ def test_removal_blocked_by_dependencies_then_completed(estate: Estate) -> None:
     assert s[Kind.REMOVE].state == "pending" and "waiting for" in s[Kind.REMOVE].result["reason"]
     removal.run_due(plan.pk, at(90.5))  # runs again: no second proposal
     assert TrustListChange.objects.filter(removal_plan=plan).count() == 1
-    changes.approve(change, estate.crew.ann)
+    changes.approve(change, estate.people.ann)
     assert ca.fingerprint in prints(estate.public)
-    changes.approve(change, estate.crew.bob)
+    changes.approve(change, estate.people.bob)
     assert ca.fingerprint not in prints(estate.public)
     removal.run_due(plan.pk, at(91))
     plan.refresh_from_db()
@@ -228,7 +222,7 @@ def test_a_consumer_reporting_the_replacement_is_required(estate: Estate) -> Non
     web = bulk_consumers(estate, 20, estate.public, "web")
     plan = removal.create_plan(
         estate.domain,
-        estate.crew.ra,
+        estate.people.ra,
         estate.cas["Old Root"],
         now=START,
         replacement_cas=[estate.cas["Public B"]],
@@ -246,19 +240,19 @@ def test_a_consumer_reporting_the_replacement_is_required(estate: Estate) -> Non
 def test_rollback_restores_the_previous_list(estate: Estate) -> None:
     web = bulk_consumers(estate, 10, estate.public, "web")
     bulk_report(web, [estate.fp("Public A")], at(90))
-    plan = removal.create_plan(estate.domain, estate.crew.ra, estate.cas["Old Root"], now=START)
+    plan = removal.create_plan(estate.domain, estate.people.ra, estate.cas["Old Root"], now=START)
     before = estate.public.current_version
     old = prints(estate.public)
     removal.run_due(plan.pk, at(90))
     change = TrustListChange.objects.get(removal_plan=plan)
-    changes.approve(change, estate.crew.ann)
-    changes.approve(change, estate.crew.bob)
+    changes.approve(change, estate.people.ann)
+    changes.approve(change, estate.people.bob)
     assert estate.fp("Old Root") not in prints(estate.public)
     with pytest.raises(PermissionDenied):  # rollback needs estate.approve
-        removal.rollback(plan, estate.crew.auditor, "nope", at(91))
+        removal.rollback(plan, estate.people.auditor, "nope", at(91))
     with pytest.raises(ValidationError):
-        removal.rollback(plan, estate.crew.ann, " ", at(91))
-    removal.rollback(plan, estate.crew.ann, "payments still pin it", at(91))
+        removal.rollback(plan, estate.people.ann, " ", at(91))
+    removal.rollback(plan, estate.people.ann, "payments still pin it", at(91))
     plan.refresh_from_db()
     assert plan.state == RemovalPlan.State.ROLLED_BACK
     assert prints(estate.public) == old  # equal in content to the version before removal
@@ -267,19 +261,19 @@ def test_rollback_restores_the_previous_list(estate: Estate) -> None:
     assert {s.state for s in removal.ordered_steps(plan)} <= {"done", "skipped"}
     assert AuditEvent.objects.filter(action="estate.removal.state_changed").exists()
     with pytest.raises(Conflict):
-        removal.rollback(plan, estate.crew.ann, "again", at(92))
+        removal.rollback(plan, estate.people.ann, "again", at(92))
     # A rolled-back plan does nothing more, and the CA can be planned again.
     assert removal.run_due(plan.pk, at(500)) == []
-    removal.create_plan(estate.domain, estate.crew.ra, estate.cas["Old Root"], now=at(92))
+    removal.create_plan(estate.domain, estate.people.ra, estate.cas["Old Root"], now=at(92))
 
 
 def test_rollback_before_removal_cancels_the_pending_change(estate: Estate) -> None:
     web = bulk_consumers(estate, 5, estate.public, "web")
     bulk_report(web, [estate.fp("Public A")], at(90))
-    plan = removal.create_plan(estate.domain, estate.crew.ra, estate.cas["Old Root"], now=START)
+    plan = removal.create_plan(estate.domain, estate.people.ra, estate.cas["Old Root"], now=START)
     removal.run_due(plan.pk, at(90))
     change = TrustListChange.objects.get(removal_plan=plan)
-    removal.rollback(plan, estate.crew.ann, "not yet", at(91))
+    removal.rollback(plan, estate.people.ann, "not yet", at(91))
     change.refresh_from_db()
     assert change.state == TrustListChange.State.CANCELLED
     assert estate.fp("Old Root") in prints(estate.public)
@@ -289,7 +283,7 @@ def test_notifications_reach_the_outbox_once_when_the_task_runs_twice(estate: Es
     from truststores.estate.removal_tasks import run_due_removals
 
     bulk_consumers(estate, 30, estate.public, "web")
-    plan = removal.create_plan(estate.domain, estate.crew.ra, estate.cas["Old Root"], now=START)
+    plan = removal.create_plan(estate.domain, estate.people.ra, estate.cas["Old Root"], now=START)
     run_due_removals()
     run_due_removals()
     sent = OutboxMessage.objects.filter(topic="estate.removal.announced")

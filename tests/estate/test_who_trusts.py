@@ -7,7 +7,7 @@ import pytest
 from pki.crypto.keys import KeyAlgorithm
 from pki.services import hierarchy, issuance, profiles
 from tests.api.conftest import new_csr
-from tests.estate.conftest import Estate, bulk_consumers, bulk_report
+from tests.estate.helpers import Estate, bulk_consumers, bulk_report
 from tests.pki.helpers import TLS_SERVER
 from truststores.estate import catalog, queries
 

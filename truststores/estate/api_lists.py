@@ -107,7 +107,7 @@ class RollbackSerializer(StrictSerializer):
 
 class AddBackSerializer(StrictSerializer):
     fingerprints = serializers.ListField(
-        child=serializers.RegexField(r"^[0-9a-fA-F]{64}$"), min_length=1, max_length=100
+        child=serializers.RegexField(catalog.FINGERPRINT_PATTERN), min_length=1, max_length=100
     )
     reason = serializers.CharField(max_length=2000)
 
@@ -266,7 +266,7 @@ class ProposeSerializer(StrictSerializer):
     # New CAs as PEM (added to the domain's known CAs), or known CAs by fingerprint.
     certificates = serializers.CharField(max_length=6 * 1024 * 1024, required=False)
     fingerprints = serializers.ListField(
-        child=serializers.RegexField(r"^[0-9a-fA-F]{64}$"), required=False, max_length=500
+        child=serializers.RegexField(catalog.FINGERPRINT_PATTERN), required=False, max_length=500
     )
     removalPlan = serializers.IntegerField(min_value=1, max_value=10**18, required=False)
     reason = serializers.CharField(max_length=4000, allow_blank=True, default="")

@@ -16,8 +16,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Perm, domains_with
-from pki.api.common import DomainScopedViewSet, StrictSerializer, domain_for, person, validated
+from accounts.roles import Perm
+from pki.api.common import (
+    DomainScopedViewSet,
+    StrictSerializer,
+    domain_for,
+    person,
+    queried_domain,
+    validated,
+)
 from truststores.estate import catalog, maturity, removal
 from truststores.estate.models import RemovalPlan, RemovalStep, TrustList
 
@@ -63,7 +70,7 @@ def plan_json(plan: RemovalPlan, *, full: bool = True) -> dict[str, Any]:
     return data
 
 
-_FP = r"^[0-9a-fA-F:]{64,95}$"
+_FP = catalog.FINGERPRINT_PATTERN
 
 
 class PlanCreateSerializer(StrictSerializer):
@@ -125,10 +132,8 @@ class RemovalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Domai
         user = person(request)
         domain = domain_for(data["domain"], user, Perm.ESTATE_MANAGE)
         try:
-            ca = catalog.cas_by_fingerprint(domain, [data["ca"].replace(":", "")])[0]
-            replacements = catalog.cas_by_fingerprint(
-                domain, [fp.replace(":", "") for fp in data.get("replacements", [])]
-            )
+            ca = catalog.cas_by_fingerprint(domain, [data["ca"]])[0]
+            replacements = catalog.cas_by_fingerprint(domain, data.get("replacements", []))
         except ValidationError as exc:
             raise exceptions.ValidationError({"ca": exc.messages}) from None
         lists = None
@@ -199,14 +204,6 @@ class MaturityView(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request: Request) -> Response:
-        user = person(request)
-        slug = request.query_params.get("domain")
-        if slug:
-            domain = domain_for(slug, user, Perm.DOMAIN_VIEW)
-        else:
-            visible = list(domains_with(user, Perm.DOMAIN_VIEW)[:2])
-            if len(visible) != 1:
-                raise exceptions.ValidationError({"domain": "name the domain with ?domain="})
-            domain = visible[0]
+        domain = queried_domain(request, Perm.DOMAIN_VIEW)
         score = maturity.score(domain, timezone.now())
         return Response({"domain": domain.slug, **maturity_json(score)})

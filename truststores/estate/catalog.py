@@ -3,7 +3,9 @@ version), reading CA certificates into TrustedCA rows, and reading versions."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -23,6 +25,20 @@ from truststores.estate.models import (
     TrustListVersion,
     TrustScope,
 )
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# What the API's serializers accept before fingerprint_of reads it: plain hex, or the
+# colon-separated upper-case form openssl and keytool print.
+FINGERPRINT_PATTERN = r"^[0-9a-fA-F:]{64,95}$"
+
+
+def fingerprint_of(value: Any) -> str | None:
+    """A SHA-256 fingerprint as stored (64 lower-case hex digits) from hex in either case,
+    with or without colons; None when it is not one."""
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    text = value.replace(":", "").strip().lower()
+    return text if _HEX64.fullmatch(text) else None
 
 
 def require(user: User, perm: Perm, domain: Domain) -> None:
@@ -105,9 +121,15 @@ def import_cas(domain: Domain, data: bytes) -> list[TrustedCA]:
 
 
 def cas_by_fingerprint(domain: Domain, fingerprints: Iterable[str]) -> list[TrustedCA]:
-    wanted = {fp.lower() for fp in fingerprints}
+    """The domain's known CAs by fingerprint (any form fingerprint_of reads); every one
+    must be known."""
+    given = list(fingerprints)
+    wanted = {fingerprint_of(fp) for fp in given}
+    if None in wanted:
+        raise ValidationError("not a SHA-256 fingerprint (64 hex digits, colons allowed)")
+    wanted.discard(None)
     found = list(TrustedCA.objects.filter(domain=domain, fingerprint__in=wanted))
-    missing = wanted - {c.fingerprint for c in found}
+    missing = {fp for fp in wanted if fp is not None} - {c.fingerprint for c in found}
     if missing:
         raise ValidationError(
             f"unknown CA fingerprints in {domain.slug}: {', '.join(sorted(missing))}"

@@ -35,7 +35,28 @@ CONTENT_TYPES = {
     Format.CONFIGMAP: "application/yaml",
 }
 SUFFIXES = {Format.PEM: "pem", Format.PKCS7: "p7b", Format.JKS: "p12", Format.CONFIGMAP: "yaml"}
+# The Java truststore's password only keys its integrity MAC: the file holds public CA
+# certificates, nothing secret. keytool still asks for one, so the JDK's well-known default
+# (its cacerts' password) is used unless the caller names another with ?password=.
 DEFAULT_STORE_PASSWORD = "changeit"  # noqa: S105 (the JDK's well-known default; no secret)
+# keytool refuses store passwords under 6 characters; printable ASCII because PKCS#12
+# password encodings of other characters differ between the JDK and OpenSSL.
+PASSWORD_LENGTHS = (6, 128)
+
+
+def check_password(password: str) -> str:
+    low, high = PASSWORD_LENGTHS
+    if not low <= len(password) <= high or not (password.isascii() and password.isprintable()):
+        wanted = f"{low} to {high} printable ASCII characters"
+        raise ValidationError({"password": f"{wanted} (default {DEFAULT_STORE_PASSWORD})"})
+    return password
+
+
+def configmap_name(slug: str) -> str:
+    """The ConfigMap's default name from a list's slug: a DNS label (RFC 1123), which a
+    slug (letters, digits, '-', '_', up to 80) is not always."""
+    name = slug.lower().replace("_", "-")[:63].strip("-")
+    return name or "trust-list"
 
 
 @dataclass(frozen=True)
@@ -68,10 +89,10 @@ def export(
         elif kind == Format.PKCS7:
             content = pkcs7_certs_only(anchors)
         elif kind == Format.JKS:
-            content = java_truststore(anchors, password)
+            content = java_truststore(anchors, check_password(password))
         else:
             content = config_map(
-                name or trust_list.slug.lower().replace("_", "-"),
+                name or configmap_name(trust_list.slug),
                 namespace,
                 "ca-bundle.pem",
                 anchors,

@@ -46,6 +46,7 @@ CSV_COLUMNS = [
 ]
 EDITABLE = [c for c in CSV_COLUMNS if c != "trust_list"] + ["trust_list"]
 MAX_CSV_ROWS = 50_000
+MAX_CSV_BYTES = 8 * 1024 * 1024
 _CHOICES: dict[str, list[str]] = {
     "kind": ConsumerKind.values,
     "category": ConsumerCategory.values,
@@ -259,6 +260,19 @@ def _upsert(domain: Domain, user: User, cleaned: dict[str, dict[str, Any]]) -> I
     return result
 
 
+def decode_csv(data: bytes) -> str:
+    """An uploaded file as text: UTF-8 (a byte-order mark is dropped), at most
+    MAX_CSV_BYTES; anything else is refused rather than guessed at."""
+    if len(data) > MAX_CSV_BYTES:
+        raise ValidationError(f"the CSV is larger than {MAX_CSV_BYTES} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"the CSV is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
+
+
 def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     if "\x00" in text:
         raise ValidationError("the CSV holds a NUL character")
@@ -266,6 +280,14 @@ def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     header = reader.fieldnames or []
     if not header:
         raise ValidationError("the CSV is empty: it needs a header row")
+    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
+        raise ValidationError("the CSV's columns are separated by commas, not ';', tab or '|'")
+    if not set(header) & set(CSV_COLUMNS):
+        first = (
+            f"the first line must be the header row: {','.join(CSV_COLUMNS)} "
+            "(name, kind, category and distribution required)"
+        )
+        raise ValidationError([first, *(f"unknown column {h!r}" for h in header[:20])])
     unknown = [h for h in header if h not in CSV_COLUMNS]
     required = [h for h in ("name", "kind", "category", "distribution") if h not in header]
     if unknown or required:

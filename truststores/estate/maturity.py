@@ -3,7 +3,7 @@ Integrated, Intelligent), scored from measured facts, never from answers to a su
 
 A level is reached when every criterion of it and of the levels below holds; what to do
 next is the failing criteria of the level above. The criteria, their thresholds and why
-each stands for its level are in docs/estate-removal.md ("Maturity")."""
+each stands for its level are in docs/estate.md ("Maturity")."""
 
 from __future__ import annotations
 

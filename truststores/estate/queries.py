@@ -4,7 +4,6 @@ reported) and "which of our certificates chain to it?" (pki.selectors)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -13,16 +12,8 @@ from django.db.models import QuerySet
 
 from pki import selectors
 from pki.models import CertificateAuthority, IssuedCertificate
+from truststores.estate.catalog import fingerprint_of
 from truststores.estate.models import Consumer, ObservedState, TrustedCA, TrustList
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def fingerprint_of(text: str) -> str:
-    value = text.replace(":", "").strip().lower()
-    if not _HEX64.fullmatch(value):
-        raise ValidationError({"fingerprint": "a SHA-256 fingerprint (64 hex digits)"})
-    return value
 
 
 @dataclass
@@ -43,6 +34,8 @@ class WhoTrusts:
 def who_trusts(domain_ids: list[int], fingerprint: str) -> WhoTrusts:
     """Within the domains the caller may see (the caller passes them)."""
     fp = fingerprint_of(fingerprint)
+    if fp is None:
+        raise ValidationError({"fingerprint": "a SHA-256 fingerprint (64 hex digits)"})
     lists = list(
         TrustList.objects.filter(
             domain_id__in=domain_ids, current_version__entries__ca__fingerprint=fp

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,11 +15,11 @@ from django.utils import timezone
 
 from audit.services import record
 from pki.crypto.bundles import BundleRefused, read_bundle
+from truststores.estate.catalog import fingerprint_of
 from truststores.estate.inventory import token_digest
 from truststores.estate.models import Consumer, ObservedState
 
 MAX_FINGERPRINTS = 5000
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class NotAuthenticated(Exception):
@@ -46,15 +45,20 @@ def normalise(fingerprints: Any, pems: Any = None) -> list[str]:
     without colons) and an optional list of PEM certificates."""
     if not isinstance(fingerprints, list):
         raise ValidationError({"fingerprints": "a list of SHA-256 fingerprints (hex)"})
+    # Refused before any work: a trust store of more CAs than this is not a trust store.
+    if len(fingerprints) > MAX_FINGERPRINTS:
+        raise ValidationError({"fingerprints": f"at most {MAX_FINGERPRINTS} fingerprints"})
     out: set[str] = set()
     for index, value in enumerate(fingerprints):
-        text = value.replace(":", "").strip().lower() if isinstance(value, str) else None
-        if text is None or not _HEX64.fullmatch(text):
+        text = fingerprint_of(value)
+        if text is None:
             raise ValidationError({"fingerprints": f"item {index}: not a SHA-256 hex fingerprint"})
         out.add(text)
     if pems is not None:
         if not isinstance(pems, list) or not all(isinstance(p, str) for p in pems):
             raise ValidationError({"certificates": "a list of PEM certificates"})
+        if len(pems) > MAX_FINGERPRINTS:
+            raise ValidationError({"certificates": f"at most {MAX_FINGERPRINTS} certificates"})
         for index, text in enumerate(pems):
             try:
                 ders = read_bundle(text.encode())

@@ -1,6 +1,7 @@
 import json
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
@@ -13,6 +14,7 @@ from pki.models import CertificateAuthority, Domain, Protocol
 from pki.services.default_profiles import ensure_default_profiles
 from pki.services.domains import create_domain
 from pki.services.hierarchy import create_local_pki
+from truststores.estate.demo import ensure_demo_estate
 
 DEMO_SUFFIXES = ["demo.test", "localhost"]
 DEMO_EST_USERNAME = "demo-device"
@@ -42,6 +44,12 @@ class Command(BaseCommand):
             cmp = {"reference": DEMO_CMP_REFERENCE, "secret": derived_secret("demo-cmp", 32)}
             ensure_secret(domain, cmp["reference"], cmp["secret"], "demo CMP shared secret")
             acme.enable(domain, issuing, DEMO_SUFFIXES)
+            people = get_user_model().objects.in_bulk(
+                ["ra_officer", "approver"], field_name="username"
+            )
+            estate = ensure_demo_estate(
+                domain, root, issuing, manager=people["ra_officer"], approver=people["approver"]
+            )
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
             name: login.as_dict()
@@ -56,6 +64,7 @@ class Command(BaseCommand):
             "est": est,
             "cmp": cmp,
             "acme": {"directory": f"/acme/{domain.slug}/directory"},
+            "estate": {"trustLists": estate.trust_lists, "consumers": estate.consumers},
         }
         if options["json"]:
             self.stdout.write(json.dumps(out, indent=2))
@@ -64,6 +73,9 @@ class Command(BaseCommand):
         for name, login in logins.items():
             self.stdout.write(f"  {name:<11} password {login.password}  token {login.token}")
         self.stdout.write(f"  EST (Basic) {est['username']}:{est['password']}")
+        self.stdout.write(
+            f"  estate: lists {', '.join(estate.trust_lists)}, {estate.consumers} consumers"
+        )
         self.stdout.write(f"  CMP -ref {cmp['reference']} -secret pass:{cmp['secret']}")
 
 
