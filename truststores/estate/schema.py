@@ -9,7 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class ConsumerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "truststores.estate.api_inventory.ConsumerTokenAuthentication"
+    target_class = "truststores.estate.api_reports.ConsumerTokenAuthentication"
     name = "consumerTokenAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
