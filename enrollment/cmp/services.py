@@ -48,6 +48,54 @@ def enabled(domain: Domain) -> bool:
     return domain.protocol_enabled(Protocol.CMP) and cmp_config(domain).enabled
 
 
+PROFILE_FIELDS = ("ir_profile", "cr_profile", "p10cr_profile", "kur_profile")
+
+
+@transaction.atomic
+def update_config(
+    user: User,
+    domain: Domain,
+    *,
+    profiles_by_operation: dict[str, str] | None = None,
+    allow_implicit_confirm: bool | None = None,
+) -> CmpConfig:
+    """Change the domain's CMP binding: the profile of each operation (`kur_profile` may be
+    empty: a key update keeps the old certificate's profile) and implicitConfirm. All of it
+    or, on a bad value (ValidationError naming it), nothing. Audited with before / after."""
+    _require(user, domain)
+    found, _ = CmpConfig.objects.select_for_update().get_or_create(domain=domain)
+    before = _snapshot(found)
+    for name, value in (profiles_by_operation or {}).items():
+        if name not in PROFILE_FIELDS:
+            raise ValidationError({name: "not a CMP operation's profile"})
+        value = value.strip()
+        if not value and name == "kur_profile":
+            found.kur_profile = ""
+            continue
+        if profiles.current_by_name(domain, value) is None:
+            raise ValidationError({name: f"domain {domain.slug} has no profile {value!r}"})
+        setattr(found, name, value)
+    if allow_implicit_confirm is not None:
+        found.allow_implicit_confirm = allow_implicit_confirm
+    found.save()
+    domain.__dict__.pop("_cmp_config", None)
+    record(
+        "cmp.configured",
+        actor=user,
+        domain=domain,
+        obj=found,
+        details={"before": before, "after": _snapshot(found)},
+    )
+    return found
+
+
+def _snapshot(found: CmpConfig) -> dict[str, object]:
+    return {
+        **{name: getattr(found, name) for name in PROFILE_FIELDS},
+        "allow_implicit_confirm": found.allow_implicit_confirm,
+    }
+
+
 # --- shared secrets -----------------------------------------------------------------------
 
 
