@@ -129,6 +129,7 @@ def _hash_name(csr: x509.CertificateSigningRequest) -> str | None:
 
 
 def key_facts(public_key: object) -> tuple[str, int, str | None]:
+    """(key type, size in bits, curve name or None) of a public key: what profiles check."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return "rsa", public_key.key_size, None
     if isinstance(public_key, ec.EllipticCurvePublicKey):
