@@ -26,10 +26,16 @@ T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+# ANCHORAGE_BENCH_DATABASE / _DATA_DIR: another bench database and directory (a branch whose
+# migrations main's bench database should not get); children inherit them.
+_BENCH_DB = os.environ.get("ANCHORAGE_BENCH_DATABASE", "anchorage_bench")
 BENCH_ENV = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/anchorage_bench",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{_BENCH_DB}",
     "REDIS_URL": "redis://127.0.0.1:6379/9",
-    "ANCHORAGE_DATA_DIR": "/tmp/anchorage-bench",  # noqa: S108 (a scratch directory)
+    "ANCHORAGE_DATA_DIR": os.environ.get(
+        "ANCHORAGE_BENCH_DATA_DIR",
+        "/tmp/anchorage-bench",  # noqa: S108 (a scratch directory)
+    ),
     "DEBUG": "0",
     "ANCHORAGE_LOG_LEVEL": "WARNING",
     "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -1,10 +1,21 @@
 """CMP `ir` transactions per second (MAC-protected PasswordBasedMac with hmacWithSHA256,
 implicitConfirm, one fresh P-256 key and template per transaction, built with
 pki.crypto.cmp.client) beside the REST API's issuance (POST /api/v1/certificates) measured
-in the same run, both through Django's test client in one process on the configured
-database (no HTTP server: the difference is what CMP adds on the same issuance path).
+in the same run. Two figures:
 
-    DATABASE_URL=... ANCHORAGE_DATA_DIR=... .venv/bin/python bench/cmp_ir.py [--seconds S]
+- in process (default): both through Django's test client in one process on the configured
+  database (no HTTP server: the difference is what CMP adds on the same issuance path);
+
+      DATABASE_URL=... ANCHORAGE_DATA_DIR=... .venv/bin/python bench/cmp_ir.py [--seconds S]
+
+- over HTTP (--http): gunicorn config.wsgi (ANCHORAGE_ENV=production) on every core, with
+  bench/est_enroll.py's harness (bench/_server.py: bench database, quiet machine, CPU per
+  process group; bench/issuance.py's API window and fixtures). The ir messages are made
+  before the window (each is used once: a replayed nonce is refused) and POSTed by
+  `connections` client threads in a process of their own; the figure counts certificates
+  the database gained in the window.
+
+      .venv/bin/python bench/cmp_ir.py --http [--quick] [--seconds S] [--connections N]
 
 A benchmark, not a test: it reports figures and asserts no times. It makes (and reuses) a
 domain `bench-cmp` with a local P-256 PKI, the default profiles and a CMP secret.
@@ -24,8 +35,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, help="window per figure (default 10)")
+    parser.add_argument("--http", action="store_true", help="under gunicorn, over HTTP")
+    parser.add_argument("--quick", action="store_true", help="--http: short windows")
+    parser.add_argument("--connections", type=int, default=8, help="--http: client threads")
+    parser.add_argument("--workers", type=int, help="--http: gunicorn sync workers")
+    parser.add_argument("--messages", type=int, help="--http: ir messages made (default 5000)")
     args = parser.parse_args()
+    if args.http:
+        from _cmp_http import over_http
+
+        over_http(args)
+        return
+    args.seconds = args.seconds or 10.0
     import django
 
     django.setup()
@@ -99,4 +121,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] in ("_setup", "_load"):
+        from _cmp_http import child
+
+        child(sys.argv[1], sys.argv[2:])
+    else:
+        main()

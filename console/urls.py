@@ -7,6 +7,7 @@ from console import (
     views_audit,
     views_cas,
     views_certificates,
+    views_cmp,
     views_dashboard,
     views_devices,
     views_estate,
@@ -126,6 +127,10 @@ urlpatterns = [
         views_onboarding.onboarding_settings,
         name="onboarding-settings",
     ),
+    path("domains/<slug:slug>/cmp", views_cmp.cmp_settings, name="cmp-settings"),
+    path("domains/<slug:slug>/cmp/secrets", views_cmp.secret_new, name="cmp-secret-new"),
+    path("cmp-secrets/<int:pk>/revoke", views_cmp.secret_revoke, name="cmp-secret-revoke"),
+    path("devices/<int:pk>/cmp-secrets", views_cmp.device_secret_new, name="device-cmp-secret"),
     re_path(rf"^onboard/(?P<token>{LINK_TOKEN_RE})$", views_onboard_link.onboard, name="onboard"),
     path("enrollment-credentials/new", views_devices.credential_new, name="credential-new"),
     path(

@@ -23,6 +23,7 @@ from accounts.roles import Perm, domains_with, has_perm
 from config.errors import Conflict, Forbidden, reason_of
 from console.users import request_user
 from enrollment import services
+from enrollment.cmp.models import CmpSecret
 from enrollment.models import Device, EnrollmentCredential
 from pki.models import Domain
 
@@ -124,6 +125,10 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_manage": has_perm(user, Perm.DEVICES_MANAGE, device.domain),
         "may_issue": has_perm(user, Perm.CERTS_ISSUE, device.domain),
         "onboardable": device.onboarding_method != Device.Onboarding.NONE,
+        "cmp_device": device.onboarding_method == Device.Onboarding.CMP_SHARED_SECRET,
+        "cmp_secrets": CmpSecret.objects.filter(device=device).select_related(
+            "device", "created_by", "revoked_by"
+        ),
         "links": [
             (link, link.state(timezone.now()))
             for link in device.onboarding_links.select_related("created_by", "revoked_by")

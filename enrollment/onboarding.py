@@ -19,8 +19,9 @@ from audit.services import record
 from config.errors import Forbidden
 from enrollment.models import Device, OnboardingConfig
 from enrollment.models.onboarding import OPERATIONS, validate_operations, validate_patterns
-from pki.models import Domain, IssuedCertificate
+from pki.models import Domain, IssuedCertificate, Reason
 from pki.services import profiles
+from pki.services.revocation import revoke
 
 
 class OnboardingRefused(Exception):
@@ -143,14 +144,18 @@ def register_idevid_device(domain: Domain, serial_number: str, subject: str) -> 
 
 def record_domain_credential(device: Device, certificate: IssuedCertificate, method: str) -> None:
     """The device now holds `certificate` as its domain credential, obtained by `method`
-    (a Device.Onboarding value)."""
+    (a Device.Onboarding value). The credential it held before is revoked (`superseded`,
+    RFC 5280 §5.3.1) in the same transaction: a device has one domain credential, and a
+    re-onboarded device's old key must not keep authenticating it."""
     if method not in Device.Onboarding.values or method == Device.Onboarding.NONE:
         raise ValidationError(f"{method!r} is not an onboarding method")
-    device.domain_credential = certificate
-    device.onboarding_method = method
-    device.onboarding_state = Device.State.ONBOARDED
-    device.onboarded_at = timezone.now()
     with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        previous_id = locked.domain_credential_id
+        device.domain_credential = certificate
+        device.onboarding_method = method
+        device.onboarding_state = Device.State.ONBOARDED
+        device.onboarded_at = timezone.now()
         device.save(
             update_fields=[
                 "domain_credential",
@@ -160,9 +165,27 @@ def record_domain_credential(device: Device, certificate: IssuedCertificate, met
                 "updated_at",
             ]
         )
+        superseded = _revoke_superseded(device, previous_id, certificate, method)
         record(
             "enrollment.device.onboarded",
             domain=device.domain,
             obj=device,
-            details={"method": method, "serial": certificate.serial},
+            details={"method": method, "serial": certificate.serial, "superseded": superseded},
         )
+
+
+def _revoke_superseded(
+    device: Device, previous_id: int | None, certificate: IssuedCertificate, method: str
+) -> str | None:
+    """Revoke the device's previous domain credential (when valid); its serial, or None."""
+    if previous_id is None or previous_id == certificate.pk:
+        return None
+    previous = IssuedCertificate.objects.filter(pk=previous_id).first()
+    if previous is None or previous.status != IssuedCertificate.Status.VALID:
+        return None
+    revoke(
+        previous,
+        Reason.SUPERSEDED.value,
+        requester=f"onboarding:{method} device:{device.name}"[:200],
+    )
+    return previous.serial

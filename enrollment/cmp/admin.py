@@ -35,5 +35,5 @@ class CmpNonceAdmin(ReadOnlyAdmin):
 
 @admin.register(CmpProtectionKey)
 class CmpProtectionKeyAdmin(ReadOnlyAdmin):
-    list_display = ["domain", "certificate", "not_after"]
-    exclude = ["key_ref"]
+    list_display = ["domain", "serial", "ca", "not_after"]
+    exclude = ["key_ref", "der"]

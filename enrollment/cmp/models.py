@@ -136,13 +136,21 @@ class CmpNonce(models.Model):
 
 class CmpProtectionKey(models.Model):
     """The domain's CMP protection certificate (RFC 9483 §3.3: responses to signed requests
-    are signed), issued by the domain's CA through issue(); its key sealed with the KEK."""
+    are signed): a system certificate of the domain's CA with fixed contents
+    (pki.services.system_certs), its key sealed with the KEK. `certificate` is set only on
+    rows made before that, when it was issued through a profile."""
 
     domain = models.ForeignKey("pki.Domain", on_delete=models.PROTECT, related_name="+")
+    ca = models.ForeignKey(
+        "pki.CertificateAuthority", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    der = models.BinaryField(default=b"")
+    serial = models.CharField(max_length=64, blank=True)
     certificate = models.OneToOneField(
-        "pki.IssuedCertificate", on_delete=models.PROTECT, related_name="+"
+        "pki.IssuedCertificate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     key_ref = models.TextField()
+    not_before = models.DateTimeField(null=True)
     not_after = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -406,11 +406,8 @@ def general(domain: Domain, message: Message, sender: Sender) -> Outcome:
 
 
 def _issuing_ca(domain: Domain) -> CertificateAuthority:
-    version = profiles.current_by_name(domain, services.cmp_config(domain).ir_profile)
-    if version is None:
-        raise Refusal("the domain's CMP ir profile is missing", "systemUnavail")
     try:
-        return cas.active(version.ca)
+        return services.signing_ca(domain)
     except CaUnavailable as exc:
         raise Refusal(str(exc), "systemUnavail") from None
 

@@ -20,9 +20,9 @@ from enrollment.cmp.models import CmpConfig, CmpProtectionKey, CmpSecret
 from enrollment.models import Device
 from pki.crypto import sealing
 from pki.crypto.cmp import responses
-from pki.models import Domain, IssuedCertificate, Protocol
-from pki.services import cas
-from pki.services.issuance import IssueRequest, issue
+from pki.models import CertificateAuthority, Domain, Protocol
+from pki.services import cas, profiles
+from pki.services.system_certs import issue_system_certificate
 
 _PURPOSE = "cmp-secret"
 SECRET_BYTES = 24
@@ -46,6 +46,54 @@ def cmp_config(domain: Domain) -> CmpConfig:
 
 def enabled(domain: Domain) -> bool:
     return domain.protocol_enabled(Protocol.CMP) and cmp_config(domain).enabled
+
+
+PROFILE_FIELDS = ("ir_profile", "cr_profile", "p10cr_profile", "kur_profile")
+
+
+@transaction.atomic
+def update_config(
+    user: User,
+    domain: Domain,
+    *,
+    profiles_by_operation: dict[str, str] | None = None,
+    allow_implicit_confirm: bool | None = None,
+) -> CmpConfig:
+    """Change the domain's CMP binding: the profile of each operation (`kur_profile` may be
+    empty: a key update keeps the old certificate's profile) and implicitConfirm. All of it
+    or, on a bad value (ValidationError naming it), nothing. Audited with before / after."""
+    _require(user, domain)
+    found, _ = CmpConfig.objects.select_for_update().get_or_create(domain=domain)
+    before = _snapshot(found)
+    for name, value in (profiles_by_operation or {}).items():
+        if name not in PROFILE_FIELDS:
+            raise ValidationError({name: "not a CMP operation's profile"})
+        value = value.strip()
+        if not value and name == "kur_profile":
+            found.kur_profile = ""
+            continue
+        if profiles.current_by_name(domain, value) is None:
+            raise ValidationError({name: f"domain {domain.slug} has no profile {value!r}"})
+        setattr(found, name, value)
+    if allow_implicit_confirm is not None:
+        found.allow_implicit_confirm = allow_implicit_confirm
+    found.save()
+    domain.__dict__.pop("_cmp_config", None)
+    record(
+        "cmp.configured",
+        actor=user,
+        domain=domain,
+        obj=found,
+        details={"before": before, "after": _snapshot(found)},
+    )
+    return found
+
+
+def _snapshot(found: CmpConfig) -> dict[str, object]:
+    return {
+        **{name: getattr(found, name) for name in PROFILE_FIELDS},
+        "allow_implicit_confirm": found.allow_implicit_confirm,
+    }
 
 
 # --- shared secrets -----------------------------------------------------------------------
@@ -163,14 +211,20 @@ _lock = threading.Lock()
 
 
 def _fresh(row: CmpProtectionKey, now: datetime) -> bool:
-    cert = row.certificate
-    life = cert.not_after - cert.not_before
-    return cert.status == IssuedCertificate.Status.VALID and row.not_after - now > life / 3
+    assert row.not_before is not None
+    return row.not_after - now > (row.not_after - row.not_before) / 3
+
+
+# RFC 9483 §3.1 / RFC 9480 §2.2: a PKI management entity's CMP protection certificate signs
+# (digitalSignature) and is marked id-kp-cmcRA: it is not the CA key, it speaks for the CA.
+PROTECTION_KEY_USAGE = ["digitalSignature"]
+PROTECTION_EKU = ["1.3.6.1.5.5.7.3.28"]  # id-kp-cmcRA
 
 
 def protection_key(domain: Domain) -> responses.SigningKey:
-    """The domain's CMP protection key, loaded once per process; made (issued through
-    issue() by the CA of the ir profile) when missing or a third of its life remains."""
+    """The domain's CMP protection key, loaded once per process; made when missing or a
+    third of its life remains. Its contents are fixed (not the ir profile's): an RA officer
+    narrowing a profile cannot break signed CMP."""
     now = timezone.now()
     cached = _keys.get(domain.pk)
     if cached is not None and _fresh(cached[0], now):
@@ -178,36 +232,48 @@ def protection_key(domain: Domain) -> responses.SigningKey:
     with transaction.atomic():
         Domain.objects.select_for_update().filter(pk=domain.pk).exists()
         row = (
-            CmpProtectionKey.objects.select_related("certificate__ca")
-            .filter(domain=domain, not_after__gt=now)
+            CmpProtectionKey.objects.select_related("ca")
+            .filter(domain=domain, ca__isnull=False, not_after__gt=now)
             .first()
         )
         if row is None or not _fresh(row, now):
             row = _new_key(domain)
-    loaded = responses.signing_key(
-        row.key_ref, bytes(row.certificate.der), cas.issuing_chain(row.certificate.ca)
-    )
+    assert row.ca is not None
+    loaded = responses.signing_key(row.key_ref, bytes(row.der), cas.issuing_chain(row.ca))
     with _lock:
         _keys[domain.pk] = (row, loaded)
     return loaded
 
 
-def _new_key(domain: Domain) -> CmpProtectionKey:
-    key_ref, csr_der = responses.new_protection_key_and_csr(f"{domain.slug} CMP protection")
-    issued = issue(
-        IssueRequest(
-            domain=domain,
-            profile=cmp_config(domain).profile_for("ir"),
-            csr=csr_der,
-            protocol=Protocol.CMP.value,
-            requester="cmp:protection-key",
-            validity_days=settings.ANCHORAGE_CMP_PROTECTION_DAYS,
-            extra={"purpose": "CMP protection (RFC 9483 §3.3)"},
+def signing_ca(domain: Domain) -> CertificateAuthority:
+    """The CA that answers CMP for the domain: the one issuing under the ir profile."""
+    version = profiles.current_by_name(domain, cmp_config(domain).ir_profile)
+    if version is None:
+        raise cas.CaUnavailable(
+            f"domain {domain.slug} has no profile {cmp_config(domain).ir_profile!r}"
         )
+    return cas.active(version.ca)
+
+
+def _new_key(domain: Domain) -> CmpProtectionKey:
+    key_ref, public_key_der = responses.new_protection_key()
+    made = issue_system_certificate(
+        signing_ca(domain),
+        common_name=f"{domain.slug} CMP protection",
+        public_key_der=public_key_der,
+        key_usage=PROTECTION_KEY_USAGE,
+        ext_key_usage=PROTECTION_EKU,
+        days=settings.ANCHORAGE_CMP_PROTECTION_DAYS,
+        purpose="CMP protection (RFC 9483 §3.3)",
     )
-    cert = issued.certificate
     return CmpProtectionKey.objects.create(
-        domain=domain, certificate=cert, key_ref=key_ref, not_after=cert.not_after
+        domain=domain,
+        ca=made.ca,
+        der=made.der,
+        serial=made.serial,
+        key_ref=key_ref,
+        not_before=made.not_before,
+        not_after=made.not_after,
     )
 
 

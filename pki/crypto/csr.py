@@ -89,7 +89,7 @@ def inspect(data: bytes | str) -> CsrInfo:
     ekus: list[x509.ObjectIdentifier] = next(
         (list(e.value) for e in extensions if isinstance(e.value, x509.ExtendedKeyUsage)), []
     )
-    key_type, key_size, curve = _key_facts(public_key)
+    key_type, key_size, curve = key_facts(public_key)
     return CsrInfo(
         der=der,
         subject=name_pairs(subject),
@@ -128,7 +128,8 @@ def _hash_name(csr: x509.CertificateSigningRequest) -> str | None:
     return algorithm.name if algorithm is not None else None
 
 
-def _key_facts(public_key: object) -> tuple[str, int, str | None]:
+def key_facts(public_key: object) -> tuple[str, int, str | None]:
+    """(key type, size in bits, curve name or None) of a public key: what profiles check."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return "rsa", public_key.key_size, None
     if isinstance(public_key, ec.EllipticCurvePublicKey):

@@ -22,6 +22,7 @@ from audit import chain
 from audit.models import AuditEvent
 from enrollment import onboarding_links
 from enrollment import services as enrollment
+from enrollment.cmp import services as cmp_services
 from pki.models import Domain, IssuedCertificate
 from pki.services.issuance import IssueRequest, issue
 from tests.browser.test_login import log_in
@@ -51,6 +52,7 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
         objects[k] for k in ("serial", "tsr", "ceremony", "event", "device", "token")
     )
     consumer, trust_list, plan = (objects[k] for k in ("consumer", "trust_list", "plan"))
+    cmp_device = objects["cmp_device"]
     return [
         ("dashboard", "/", ALL, set()),
         ("approvals", "/approvals/", ALL, set()),
@@ -81,6 +83,8 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
         ("device", f"/devices/{device}/", ALPHA, {"outsider"}),
         ("device-pkcs12", f"/devices/{device}/pkcs12", {"admin", "operator"}, {"outsider"}),
         ("onboarding-settings", "/domains/alpha/onboarding", ALPHA, {"outsider"}),
+        ("cmp-settings", "/domains/alpha/cmp", ALPHA, {"outsider"}),
+        ("cmp-device", f"/devices/{cmp_device}/", ALPHA, {"outsider"}),
         ("onboard", f"/onboard/{token}", ALL, set()),  # no login needed; opening uses nothing
         (
             "credential-new",
@@ -132,6 +136,11 @@ def estate(
         domain, users["ra_officer"], name="kiosk-7", onboarding_method="browser"
     )
     token = onboarding_links.create_link(device, users["ra_officer"]).token
+    cmp_device = enrollment.create_device(
+        domain, users["ra_officer"], name="meter-2", onboarding_method="cmp_shared_secret"
+    )
+    cmp_services.create_secret(domain, users["ra_officer"], reference="walk", device=cmp_device)
+    cmp_services.create_secret(domain, users["ra_officer"], reference="walk-domain")
     chain.seal()
     event = AuditEvent.objects.filter(domain=domain).order_by("-id").first()
     assert event is not None and IssuedCertificate.objects.count() == 1
@@ -144,6 +153,7 @@ def estate(
         "ceremony": ceremony.pk,
         "event": event.pk,
         "device": device.pk,
+        "cmp_device": cmp_device.pk,
         "token": token,
     }
 

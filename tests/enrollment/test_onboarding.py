@@ -105,4 +105,8 @@ def test_recording_a_domain_credential_onboards_the_device(
     assert device.onboarding_state == Device.State.ONBOARDED
     assert device.onboarded_at is not None
     event = AuditEvent.objects.get(action="enrollment.device.onboarded")
-    assert event.details == {"method": "est_credential", "serial": issued.serial}
+    assert event.details == {
+        "method": "est_credential",
+        "serial": issued.serial,
+        "superseded": None,
+    }

@@ -204,3 +204,33 @@ def test_est_first_certificate_through_the_devices_credential_is_its_domain_cred
     assert post(client, url, make_csr().b64, basic("cam", other_secret)).status_code == 200
     other.refresh_from_db()
     assert other.onboarding_state == "pending" and other.domain_credential is None
+
+
+def test_a_new_domain_credential_revokes_the_superseded_one(
+    domain: Domain, est_pki, make_user: MakeUser
+) -> None:
+    from enrollment import onboarding_links, onboarding_pkcs12
+    from pki.models import Revocation
+
+    pump = device(domain)
+    olga = make_user("olga", Role.OPERATOR, domain)
+    first = onboarding_pkcs12.download(pump, olga, PASSWORD).certificate
+    again = onboarding_pkcs12.download(pump, olga, PASSWORD).certificate  # a lost file
+    first.refresh_from_db()
+    assert first.status == "revoked" and Revocation.objects.get(certificate=first).reason == (
+        "superseded"
+    )
+    # Then a one-time link (another method) supersedes the second.
+    made = onboarding_links.create_link(pump, make_user("rita", Role.RA_OFFICER, domain))
+    third = onboarding_links.redeem(made.token, PASSWORD).certificate
+    again.refresh_from_db()
+    pump.refresh_from_db()
+    assert again.status == "revoked" and pump.domain_credential == third
+    assert third.status == "valid" and pump.onboarding_method == "browser"
+    events = AuditEvent.objects.filter(action="enrollment.device.onboarded").order_by("pk")
+    assert [e.details["superseded"] for e in events] == [None, first.serial, again.serial]
+    revoked = AuditEvent.objects.filter(action="ca.certificate.revoked").order_by("pk")
+    assert [e.details["requester"] for e in revoked] == [
+        "onboarding:manual_pkcs12 device:pump-1",
+        "onboarding:browser device:pump-1",
+    ]

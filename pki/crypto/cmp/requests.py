@@ -16,7 +16,7 @@ from cryptography.x509.oid import ObjectIdentifier
 from pki.crypto.cmp import asn1
 from pki.crypto.cmp.message import Message, present
 from pki.crypto.cmp.protection import ProtectionError, signature_valid
-from pki.crypto.csr import CsrError, CsrInfo, _key_facts, inspect
+from pki.crypto.csr import CsrError, CsrInfo, inspect, key_facts
 from pki.crypto.names import eku_name, name_pairs
 
 
@@ -100,7 +100,7 @@ def _crmf(msg: asn1.CertReqMsg) -> CertRequest:
     pop_ok, pop_hash = _pop(msg, request.dump(), public_key)
     subject = _name(template["subject"])
     sans, ekus, ext_names = _extensions(template["extensions"])
-    key_type, key_size, curve = _key_facts(public_key)
+    key_type, key_size, curve = key_facts(public_key)
     info = CsrInfo(
         der=request.dump(),
         subject=name_pairs(subject),

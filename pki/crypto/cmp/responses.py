@@ -92,15 +92,14 @@ def signing_key(key_ref: str, cert_der: bytes, chain: list[bytes]) -> SigningKey
     return found
 
 
-def new_protection_key_and_csr(common_name: str) -> tuple[str, bytes]:
-    """A fresh EC P-256 key, sealed (its reference), and a CSR for it: the certificate is
-    issued through issue() like any other."""
+def new_protection_key() -> tuple[str, bytes]:
+    """A fresh EC P-256 CMP protection key: (sealed reference, SubjectPublicKeyInfo DER)."""
     generated = SoftwareBackend(alias="cmp").generate(KeyAlgorithm.EC_P256, "cmp")
-    key = SoftwareBackend(alias="cmp").signer(generated.reference).private_key
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, common_name[:64])])
-    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
-    return generated.reference, csr.public_bytes(serialization.Encoding.DER)
+    public = serialization.load_pem_public_key(generated.public_key_pem.encode())
+    spki = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return generated.reference, spki
 
 
 @dataclass

@@ -11,8 +11,12 @@ from accounts.roles import Role
 from enrollment import onboarding
 from enrollment.cmp.models import CmpTransaction
 from enrollment.models import Device
+from pki.crypto.pkcs import pem
 from pki.models import IssuedCertificate, Revocation
+from pki.services import crls
 from tests.enrollment.cmp.conftest import Cmp
+from tests.pki.helpers import openssl_verify
+from tests.pki.ocsp_helpers import Leaf, openssl_ocsp
 
 OUTSIDE = "/CN=x.elsewhere.test"
 
@@ -433,3 +437,43 @@ def test_an_idevid_outside_the_truststore_is_refused(cmp: Cmp, make_user) -> Non
     assert done.returncode != 0 and "signerNotTrusted" in done.output
     assert not Device.objects.filter(serial_number="SN-2").exists()
     assert not IssuedCertificate.objects.filter(subject__contains="u.alpha").exists()
+
+
+def _verify_with_crl(cmp: Cmp, cert: Path, crl_der: bytes) -> subprocess.CompletedProcess[str]:
+    """`openssl verify -crl_check` of `cert` with a CRL we published."""
+    crl_pem = cmp.dir / "issuing-crl.pem"
+    crl_pem.write_text(pem("X509 CRL", crl_der))
+    return openssl_verify(
+        cmp.dir,
+        trusted=[cmp.root_pem.read_text()],
+        untrusted=[cmp.issuing_pem.read_text()],
+        target=cert.read_text(),
+        extra=("-crl_check", "-CRLfile", str(crl_pem)),
+    )
+
+
+def test_rr_is_seen_by_openssl_ocsp_and_in_a_fresh_crl(cmp: Cmp, enrolled) -> None:
+    c1, k1 = enrolled("d1")
+    cert = IssuedCertificate.objects.get(subject__contains="d1.alpha.test")
+    cafile = cmp.dir / "trust.pem"
+    cafile.write_text(cmp.root_pem.read_text() + cmp.issuing_pem.read_text())
+    leaf = Leaf(cert, c1, cmp.issuing_pem, cafile)
+    ocsp_url = f"http://{cmp.url}/ocsp/{cmp.issuing.slug}/"
+    before = openssl_ocsp(leaf, ocsp_url)
+    assert before.status == "good" and before.verified, before.stdout + before.stderr
+    ok = _verify_with_crl(cmp, c1, bytes(crls.publish(cmp.issuing.pk)[0].der))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+    done = cmp.run(
+        "-cmd", "rr", "-oldcert", c1, "-cert", c1, "-key", k1, "-trusted", cmp.root_pem,
+        "-revreason", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.output
+
+    after = openssl_ocsp(leaf, ocsp_url)  # the live server's /ocsp/<ca>/
+    assert after.status == "revoked" and after.verified, after.stdout + after.stderr
+    assert "Reason: keyCompromise" in after.stdout
+    complete = crls.publish(cmp.issuing.pk)[0]  # what the debounced task would publish
+    refused = _verify_with_crl(cmp, c1, bytes(complete.der))
+    assert refused.returncode != 0, refused.stdout
+    assert "certificate revoked" in refused.stdout + refused.stderr
