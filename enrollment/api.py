@@ -35,7 +35,17 @@ from pki.api.common import (
     username,
     validated,
 )
-from pki.models import IssuedCertificate
+from pki.models import Domain, IssuedCertificate
+
+
+def named_device(data: dict[str, Any], domain: Domain) -> Device | None:
+    """The device a request body names in `device` (an id), which must be in `domain`."""
+    if not data.get("device"):
+        return None
+    device = Device.objects.filter(pk=data["device"], domain=domain).first()
+    if device is None:
+        raise serializers.ValidationError({"device": "no such device in this domain"})
+    return device
 
 
 class CredentialSerializer(serializers.ModelSerializer[EnrollmentCredential]):
@@ -226,11 +236,7 @@ class EnrollmentCredentialViewSet(
         data = validated(CredentialCreateSerializer, request)
         user = person(request)
         domain = domain_for(data["domain"], user, Perm.DEVICES_MANAGE)
-        device = None
-        if data.get("device"):
-            device = Device.objects.filter(pk=data["device"], domain=domain).first()
-            if device is None:
-                raise serializers.ValidationError({"device": "no such device in this domain"})
+        device = named_device(data, domain)
         credential, secret = services.create_credential(
             domain,
             user,

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 
 from accounts.roles import Perm
 from approvals.api import CommentSerializer
+from enrollment.api import named_device
 from enrollment.cmp import services
 from enrollment.cmp.models import CmpSecret
-from enrollment.models import Device
 from pki.api.common import (
     DomainScopedViewSet,
     StrictSerializer,
@@ -77,11 +77,7 @@ class CmpSecretViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DomainS
         data = validated(CmpSecretCreateSerializer, request)
         user = person(request)
         domain = domain_for(data["domain"], user, Perm.DEVICES_MANAGE)
-        device = None
-        if data.get("device"):
-            device = Device.objects.filter(pk=data["device"], domain=domain).first()
-            if device is None:
-                raise serializers.ValidationError({"device": "no such device in this domain"})
+        device = named_device(data, domain)
         row, secret = services.create_secret(
             domain,
             user,
