@@ -142,7 +142,9 @@ def test_a_device_onboarding_over_cmp_gets_its_own_secret_from_its_page(
 
     auditor = logged_in(make_user("audrey", Role.AUDITOR, alpha))
     page = auditor.get(f"/devices/{pump.pk}/").content.decode()
-    assert row.reference in page and "Make a CMP secret" not in page
+    assert row.reference in page and f"/devices/{pump.pk}/cmp-secrets" not in page
+    # the action is shown disabled, with the permission it needs
+    assert 'data-testid="device-cmp-secret-disabled"' in page and "needs devices.manage" in page
     assert auditor.post(f"/devices/{pump.pk}/cmp-secrets").status_code == 403
     outsider = logged_in(make_user("bob", Role.RA_OFFICER, other_domain))
     assert outsider.post(f"/devices/{pump.pk}/cmp-secrets").status_code == 404
