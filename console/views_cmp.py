@@ -36,9 +36,16 @@ class BindingForm(forms.Form):
     ir_profile = forms.ChoiceField(label="ir (initial enrollment)")
     cr_profile = forms.ChoiceField(label="cr (certificate request)")
     p10cr_profile = forms.ChoiceField(label="p10cr (PKCS#10 request)")
-    kur_profile = forms.ChoiceField(label="kur (key update)", required=False)
+    kur_profile = forms.ChoiceField(
+        label="kur (key update)",
+        required=False,
+        help_text="by default a key update keeps the profile of the certificate it replaces",
+    )
     allow_implicit_confirm = forms.BooleanField(
-        label="Grant implicitConfirm when asked", required=False
+        label="Grant implicitConfirm when asked",
+        required=False,
+        help_text="a client asking for it skips certConf; otherwise a certificate not confirmed "
+        "in time is revoked (RFC 9483 §4.1.1)",
     )
 
     def __init__(self, *args: Any, profiles: list[str], **kwargs: Any) -> None:

@@ -43,12 +43,15 @@ def _credentials(user: User) -> QuerySet[EnrollmentCredential]:
 class DeviceForm(forms.Form):
     domain = forms.ChoiceField()
     name = forms.CharField(max_length=200)
-    serial_number = forms.CharField(max_length=200, required=False)
+    serial_number = forms.CharField(
+        max_length=200, required=False, help_text="optional; IDevID onboarding matches it"
+    )
     onboarding_method = forms.ChoiceField(
         label="Onboarding",
         choices=Device.Onboarding.choices,
         initial=Device.Onboarding.NONE,
         required=False,
+        help_text="how the device gets its domain credential before any other certificate",
     )
 
     def __init__(self, *args: Any, domains: list[Domain], **kwargs: Any) -> None:

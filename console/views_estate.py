@@ -240,6 +240,10 @@ def who_trusts(request: HttpRequest) -> HttpResponse:
             "by_list": answer.by_list[:500] if answer else [],
             "by_report": answer.by_report[:500] if answer else [],
             "certificates": answer.certificates.order_by("not_after")[:500] if answer else [],
+            "plans": RemovalPlan.objects.filter(domain=domain, ca__fingerprint=answer.fingerprint)
+            if answer
+            else [],
+            "can_plan": has_perm(user, Perm.ESTATE_MANAGE, domain),
         },
     )
 

@@ -231,7 +231,14 @@ def plan_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/estate_plan_new.html",
-        {"domain": domain, "domains": domains, "cas": cas, "reasons": RemovalPlan.Reason.choices},
+        {
+            "domain": domain,
+            "domains": domains,
+            "cas": cas,
+            "reasons": RemovalPlan.Reason.choices,
+            # ?ca=<pk> from "Plan its removal" on the who-trusts page
+            "chosen_ca": int(ca_pk) if (ca_pk := request.GET.get("ca", "")).isdigit() else None,
+        },
     )
 
 

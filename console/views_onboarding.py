@@ -33,20 +33,30 @@ class SettingsForm(forms.Form):
     allowed_operations = forms.MultipleChoiceField(
         label="Allowed operations",
         required=False,
+        help_text="an operation left unticked is refused (EST 403, CMP notAuthorized)",
         widget=forms.CheckboxSelectMultiple,
         choices=[
             (protocol.upper(), [(f"{protocol}.{op}", op) for op in ops])
             for protocol, ops in OPERATIONS.items()
         ],
     )
-    idevid_enabled = forms.BooleanField(label="IDevID onboarding", required=False)
+    idevid_enabled = forms.BooleanField(
+        label="IDevID onboarding",
+        required=False,
+        help_text="devices proving an IDevID from the domain's provisioning truststore onboard "
+        "without a shared secret",
+    )
     idevid_serial_patterns = forms.CharField(
         label="IDevID serial-number patterns (one regular expression per line)",
         required=False,
         max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="an IDevID's subject serialNumber must match one of them in full",
     )
-    credential_profile = forms.ChoiceField(label="Profile of domain credentials")
+    credential_profile = forms.ChoiceField(
+        label="Profile of domain credentials",
+        help_text="the profile domain credentials are issued under (PKCS#12, browser link)",
+    )
 
     def __init__(self, *args: Any, profiles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

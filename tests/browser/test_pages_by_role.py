@@ -51,7 +51,9 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
     serial, tsr, ceremony, event, device, token = (
         objects[k] for k in ("serial", "tsr", "ceremony", "event", "device", "token")
     )
-    consumer, trust_list, plan = (objects[k] for k in ("consumer", "trust_list", "plan"))
+    consumer, trust_list, plan, fp = (
+        objects[k] for k in ("consumer", "trust_list", "plan", "ca_fingerprint")
+    )
     cmp_device = objects["cmp_device"]
     return [
         ("dashboard", "/", ALL, set()),
@@ -100,7 +102,7 @@ def walk(objects: dict[str, Any]) -> list[tuple[str, str, set[str], set[str]]]:
         ("estate-consumer", f"/estate/consumers/{consumer}/", ALPHA, {"outsider"}),
         ("estate-lists", "/estate/lists/", ALL, set()),
         ("estate-list", f"/estate/lists/{trust_list}/", ALPHA, {"outsider"}),
-        ("estate-who-trusts", "/estate/who-trusts", ALL, set()),
+        ("estate-who-trusts", f"/estate/who-trusts?fingerprint={fp}", ALL, set()),
         ("estate-plans", "/estate/plans/", ALL, set()),
         (
             "estate-plan-new",
@@ -158,7 +160,7 @@ def estate(
     }
 
 
-def _trust_estate(domain: Domain, ra: Any) -> dict[str, int]:
+def _trust_estate(domain: Domain, ra: Any) -> dict[str, Any]:
     """A trust list holding one CA, a consumer following it and a removal plan for the CA."""
     ca = catalog.import_cas(domain, make_ca("Walk Old Root").pem)[0]
     trust_list = catalog.create_list(domain, ra, scope="public", name="Public", slug="public")
@@ -171,7 +173,12 @@ def _trust_estate(domain: Domain, ra: Any) -> dict[str, int]:
          "distribution": "config_management", "trust_list": "public"},
     )  # fmt: skip
     plan = removal.create_plan(domain, ra, ca, now=timezone.now())
-    return {"consumer": consumer.pk, "trust_list": trust_list.pk, "plan": plan.pk}
+    return {
+        "consumer": consumer.pk,
+        "trust_list": trust_list.pk,
+        "plan": plan.pk,
+        "ca_fingerprint": ca.fingerprint,
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -142,7 +142,9 @@ def test_a_device_onboarding_over_cmp_gets_its_own_secret_from_its_page(
 
     auditor = logged_in(make_user("audrey", Role.AUDITOR, alpha))
     page = auditor.get(f"/devices/{pump.pk}/").content.decode()
-    assert row.reference in page and "Make a CMP secret" not in page
+    assert row.reference in page and f"/devices/{pump.pk}/cmp-secrets" not in page
+    # the action is shown disabled, with the permission it needs
+    assert 'data-testid="device-cmp-secret-disabled"' in page and "needs devices.manage" in page
     assert auditor.post(f"/devices/{pump.pk}/cmp-secrets").status_code == 403
     outsider = logged_in(make_user("bob", Role.RA_OFFICER, other_domain))
     assert outsider.post(f"/devices/{pump.pk}/cmp-secrets").status_code == 404
@@ -157,3 +159,29 @@ def test_the_onboarding_settings_page_links_to_cmp(alpha: Domain, make_user: Mak
     for path in ("/domains/alpha/cmp",):
         text = rita.get(path).content.decode()
         assert "style=" not in text and "<script>" not in text
+
+
+def test_devices_onboarding_and_cmp_pages_link_to_each_other(
+    alpha: Domain, make_user: MakeUser
+) -> None:
+    auditor = logged_in(make_user("audrey", Role.AUDITOR, alpha))
+    listing = auditor.get("/devices/").content.decode()
+    assert 'data-testid="no-devices"' in listing  # an empty table says so
+    assert 'href="/domains/alpha/cmp"' in listing and 'href="/domains/alpha/onboarding"' in listing
+    # a reader sees the action, disabled, with the permission it needs
+    assert 'data-testid="credential-new-disabled"' in listing and "devices.manage" in listing
+    for page in ("/domains/alpha/onboarding", "/domains/alpha/cmp"):
+        text = auditor.get(page).content.decode()
+        tabs = text.split('aria-label="Devices"')[1].split("</nav>")[0]
+        for href in ('"/devices/"', '"/domains/alpha/onboarding"', '"/domains/alpha/cmp"'):
+            assert f"href={href}" in tabs
+        assert f'href="{page}" aria-current="page"' in tabs
+    rita = logged_in(make_user("rita", Role.RA_OFFICER, alpha))
+    meter = devices.create_device(
+        alpha, None, name="meter-1", onboarding_method=Device.Onboarding.CMP_SHARED_SECRET
+    )
+    page = auditor.get(f"/devices/{meter.pk}/").content.decode()
+    assert 'href="/domains/alpha/cmp"' in page and "CMP with a shared secret" in page
+    assert "cmp_shared_secret" not in page  # the label, never the stored value
+    assert 'data-testid="link-new-disabled"' in page
+    assert 'data-testid="link-new"' in rita.get(f"/devices/{meter.pk}/").content.decode()

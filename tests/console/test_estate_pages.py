@@ -162,3 +162,44 @@ def test_new_plan_form(objects: dict[str, Any], estate: Estate) -> None:
     assert b"Removal plan #" in made.content and b"distrust event" in made.content
     again = client.post("/estate/plans/new", {"domain": "alpha", "ca": estate.cas["Corp 2"].pk})
     assert b"No plan made" in again.content
+
+
+def test_pages_show_labels_dates_and_links_not_raw_values(
+    objects: dict[str, Any], estate: Estate
+) -> None:
+    auditor = logged_in(estate.people.auditor)
+    overview = auditor.get("/estate/").content.decode()
+    # the category's label, linking to the inventory filtered by it; never the stored value
+    assert ">Application</dt>" in overview and "&amp;category=application" in overview
+    plan_url = f"/estate/plans/{objects['plan']}/"
+    plan = auditor.get(plan_url).content.decode()
+    categories = plan.split('data-testid="categories">')[1].split("</dd>")[0]
+    assert "Application 120" in categories
+    windows = plan.split('data-testid="windows">')[1].split("</dd>")[0]
+    assert "embedded / third-party" in windows and "embedded_third_party" not in windows
+    checked = plan.split('data-testid="checked-at">')[1].split("<")[0]
+    assert len(checked) == 16 and "T" not in checked  # Y-m-d H:i, not an ISO string
+    old_root = estate.fp("Old Root")
+    assert f"/estate/who-trusts?domain=alpha&amp;fingerprint={old_root}" in plan
+    # the auditor may not roll back: said so, with the permission, instead of a form
+    assert 'data-testid="why-not-rollback"' in plan and 'value="rollback"' not in plan
+
+    answer = logged_in(estate.people.ra).get(f"/estate/who-trusts?fingerprint={old_root}")
+    text = answer.content.decode()
+    assert f'href="{plan_url}"' in text.split('data-testid="ca-plans"')[1]
+    ca = estate.cas["Old Root"].pk
+    assert f"/estate/plans/new?domain=alpha&amp;ca={ca}" in text
+    form = logged_in(estate.people.ra).get(f"/estate/plans/new?ca={ca}").content.decode()
+    assert f'<option value="{ca}" selected>' in form
+    assert (
+        "plan-removal"
+        not in auditor.get(f"/estate/who-trusts?fingerprint={old_root}").content.decode()
+    )
+
+
+def test_empty_estate_pages_say_so(domain: Domain, make_user: MakeUser) -> None:
+    client = logged_in(make_user("ra-empty", Role.RA_OFFICER, domain))
+    assert 'data-testid="no-consumers"' in client.get("/estate/consumers/").content.decode()
+    assert 'data-testid="no-plans"' in client.get("/estate/plans/").content.decode()
+    assert 'data-testid="who-hint"' in client.get("/estate/who-trusts").content.decode()
+    assert "No trust list yet" in client.get("/estate/lists/").content.decode()

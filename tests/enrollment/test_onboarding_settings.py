@@ -82,7 +82,8 @@ def test_readers_read_and_outsiders_see_nothing(
     auditor = login(make_user, "audrey", Role.AUDITOR, domain)
     page = auditor.get(PAGE)
     assert page.status_code == 200 and b'data-testid="read-only"' in page.content
-    assert b"disabled" in page.content and b">Save</button>" not in page.content
+    assert b'<button type="submit">Save</button>' not in page.content
+    assert b'data-testid="save-disabled">Save</button>' in page.content  # shown, with why
     posted = auditor.post(PAGE, {"allowed_operations": [], "credential_profile": "device"})
     assert posted.status_code == 403
     outsider = login(make_user, "otto", Role.RA_OFFICER, other_domain)
