@@ -64,23 +64,24 @@ def test_a_wrong_pbmac1_secret_is_bad_message_check(setup) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type", "fail", "status"),
+    ("body", "content_type", "fail"),
     [
-        (b"", CT, "badDataFormat", 400),
-        (b"not DER at all", CT, "badDataFormat", 400),
-        (None, CT, "badDataFormat", 400),  # truncated
-        (None, "application/octet-stream", "badRequest", 400),
+        (b"", CT, "badDataFormat"),
+        (b"not DER at all", CT, "badDataFormat"),
+        (None, CT, "badDataFormat"),  # truncated
+        (None, "application/octet-stream", "badRequest"),
     ],
 )
 def test_malformed_requests_get_an_error_message_never_a_500(
-    setup, body, content_type, fail, status
+    setup, body, content_type, fail
 ) -> None:
+    """A CMP error message is an HTTP 200 (RFC 9811): `openssl cmp` reads no 4xx body."""
     _, secret = setup
     good = ir(session(secret))
     if body is None:
         body = good[:-7] if fail == "badDataFormat" else good
     response = post(body, content_type)
-    assert response.status_code == status
+    assert response.status_code == 200 and response["Content-Type"] == CT
     answer = client.read(response.content)
     assert answer.body_type == "error" and answer.status == 2 and fail in answer.fail
 
