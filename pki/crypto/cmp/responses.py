@@ -116,7 +116,7 @@ class Reply:
     def header(self, algorithm: algos.AlgorithmIdentifier | None) -> asn1.PKIHeader:
         request = self.request
         value: dict[str, object] = {
-            "pvno": request.pvno if request is not None and request.pvno in (2, 3) else 2,
+            "pvno": _pvno(request),
             "sender": self._sender(),
             "recipient": ax509.GeneralName.load(request.sender)
             if request is not None
@@ -172,6 +172,15 @@ class Reply:
         if extra:
             message["extraCerts"] = [ax509.Certificate.load(c) for c in _unique(extra)]
         return asn1.PKIMessage(message).dump()
+
+
+def _pvno(request: Header | None) -> int:
+    """The request's version when we speak it (cmp2000 = 2, cmp2021 = 3); else the nearest
+    we speak: 3 for a higher one, 2 for a lower one (RFC 4210 §7 as RFC 9480 §2.20 updates
+    it)."""
+    if request is None:
+        return 2
+    return min(max(request.pvno, 2), 3)
 
 
 def _unique(items: list[bytes]) -> list[bytes]:

@@ -114,6 +114,27 @@ def test_a_short_sender_nonce_is_refused(setup) -> None:
     assert client.read(post(body).content).fail == {"badSenderNonce"}
 
 
+@pytest.mark.parametrize(("sent", "answered"), [(1, 2), (4, 3), (9, 3)])
+def test_an_unsupported_pvno_is_answered_in_the_nearest_version_we_speak(
+    setup, sent, answered
+) -> None:
+    """RFC 9480 §2.20: unsupportedVersion, in our highest version for a higher request and our
+    lowest for a lower one."""
+    _, secret = setup
+    answer = client.read(post(ir(session(secret, pvno=sent))).content)
+    assert answer.fail == {"unsupportedVersion"}
+    assert answer.raw["header"]["pvno"].native == answered
+
+
+@pytest.mark.parametrize("pvno", [2, 3])
+def test_the_answer_speaks_the_requests_version(setup, pvno) -> None:
+    _, secret = setup
+    answer = client.read(
+        post(ir(session(secret, pvno=pvno, implicit_confirm=True))).content, secret
+    )
+    assert answer.body_type == "ip" and answer.raw["header"]["pvno"].native == pvno
+
+
 def test_genm_root_ca_key_update_and_cert_req_template(setup) -> None:
     _, secret = setup
     body = client.message(
