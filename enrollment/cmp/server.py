@@ -119,9 +119,11 @@ def _dispatch(domain: Domain, message: Message, sender: Sender) -> ops.Outcome:
 
 
 def _answer(domain: Domain, message: Message, sender: Sender, outcome: ops.Outcome) -> Answer:
+    protection = sender.protection(domain)
     reply = responses.Reply(
         message.header,
-        sender.protection(domain),
+        protection,
+        sender_name=_sender_name(domain, message, protection),
         implicit_confirm=outcome.implicit_confirm,
         extra_certs=outcome.extra_certs,
     )
@@ -138,6 +140,23 @@ def _answer(domain: Domain, message: Message, sender: Sender, outcome: ops.Outco
     if tx is not None:  # certConf must echo this as its recipNonce
         CmpTransaction.objects.filter(pk=tx.pk).update(response_nonce=reply.sender_nonce)
     return Answer(200, der)
+
+
+def _sender_name(
+    domain: Domain,
+    message: Message | None,
+    protection: responses.MacKey | responses.SigningKey | None,
+) -> bytes | None:
+    """Who a MAC-protected or unprotected answer says it is from (a signed one names its
+    protection certificate's subject): the request's recipient, else the answering CA."""
+    if isinstance(protection, responses.SigningKey):
+        return None
+    header = message.header if message is not None else None
+    try:
+        ca_cert: bytes | None = bytes(services.signing_ca(domain).certificate)
+    except Exception:  # no CA to name (misconfigured domain): the NULL-DN
+        ca_cert = None
+    return responses.answer_sender(header, ca_cert)
 
 
 def _error(
@@ -157,7 +176,8 @@ def _error(
     status = responses.Status.rejection(refusal.reason, *refusal.fail)
     header = message.header if message is not None else None
     try:
-        return Answer(200, responses.error(responses.Reply(header, protection), status))
+        name = _sender_name(domain, message, protection)
+        return Answer(200, responses.error(responses.Reply(header, protection, name), status))
     except Exception:
         logger.exception("CMP: could not encode an error answer")
     try:  # without protection, then without anything from the request

@@ -9,6 +9,7 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from django.utils import timezone
@@ -55,6 +56,21 @@ def test_pbmac1_protected_ir_gets_a_pbmac1_protected_answer(setup) -> None:
     alg = answer.raw["header"]["protectionAlg"]["algorithm"].dotted
     assert alg == asn1.PBMAC1 and answer.implicit_confirm
     assert answer.ca_pubs  # RFC 9483 §4.1.1: the root for an ir under a MAC
+
+
+def test_a_mac_protected_answer_names_the_requests_recipient_or_the_ca(setup) -> None:
+    """RFC 9483 §3.1: the answer's sender is whom the request addressed; to a NULL-DN
+    recipient, the CA that answers (not a NULL-DN). Errors too."""
+    _, secret = setup
+    addressed = client.read(
+        post(ir(session(secret, recipient="CN=Some RA", implicit_confirm=True))).content, secret
+    )
+    assert addressed.raw["header"]["sender"].chosen.human_friendly == "Common Name: Some RA"
+    anyone = client.read(post(ir(session(secret, implicit_confirm=True), "n2")).content, secret)
+    issuer = x509.load_der_x509_certificate(anyone.certificate).issuer.public_bytes()
+    assert anyone.raw["header"]["sender"].chosen.untag().dump(force=True) == issuer
+    refused = client.read(post(ir(session(secret, time_offset=timedelta(hours=1)), "n3")).content)
+    assert refused.raw["header"]["sender"].chosen.untag().dump(force=True) == issuer
 
 
 def test_a_wrong_pbmac1_secret_is_bad_message_check(setup) -> None:

@@ -1,0 +1,31 @@
+"""Conformance probes with the real `openssl cmp` (3.0): what the Lightweight CMP profile
+(RFC 9483) and RFC 4210 / RFC 9480 say about the header and the bodies, checked the way a
+strict client checks them (-expect_sender, -popo, -reqout / -rspout ...)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.enrollment.cmp.conftest import Cmp
+
+
+def subject_of(path: object) -> str:
+    done = subprocess.run(
+        ["openssl", "x509", "-in", str(path), "-noout", "-subject", "-nameopt", "compat"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().removeprefix("subject=")
+
+
+def test_a_mac_protected_answer_comes_from_the_ca_openssl_expects(cmp: Cmp) -> None:
+    """RFC 9483 §3.1: to a NULL-DN recipient the answer's sender names the CA, which a
+    client pins with -expect_sender."""
+    key = cmp.key("s1")
+    common = ["-cmd", "ir", *cmp.mac(), "-newkey", key, "-subject", "/CN=s1.alpha.test"]
+    common += ["-sans", "s1.alpha.test", "-implicit_confirm", "-trusted", cmp.root_pem]
+    ok = cmp.run(*common, "-expect_sender", subject_of(cmp.issuing_pem))
+    assert ok.returncode == 0, ok.output
+    wrong = cmp.run(*common, "-expect_sender", "/CN=Someone Else")
+    assert wrong.returncode != 0 and "does not match expected sender" in wrong.output
