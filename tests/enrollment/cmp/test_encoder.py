@@ -121,6 +121,29 @@ def test_ra_verified_and_bad_pops_are_refused(setup) -> None:
     assert not IssuedCertificate.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "tag", "content"),
+    [
+        ("pollReq", 25, b"\x30\x00"),
+        ("krr", 9, b"\x30\x00"),
+        ("ccr", 13, b"\x30\x00"),
+        ("ckuann", 15, b"\x30\x00"),
+        ("nested", 20, b"\x30\x00"),
+        ("ip", 1, b"\x30\x02\x30\x00"),  # a response body sent as a request
+    ],
+)
+def test_bodies_outside_the_profile_are_refused_with_bad_request(setup, body, tag, content) -> None:
+    """No polling, key recovery, cross-certification, announcements or nested messages
+    (RFC 9483 profiles none of them): a protected error with badRequest, HTTP 200."""
+    _, secret = setup
+    raw = asn1.PKIBody.load(bytes([0xA0 | tag, len(content)]) + content)
+    response = post(client.message(session(secret), body, raw))
+    answer = client.read(response.content, secret)
+    assert response.status_code == 200 and answer.protected
+    assert answer.body_type == "error" and answer.status == 2 and answer.fail == {"badRequest"}
+    assert not IssuedCertificate.objects.exists()
+
+
 def test_a_short_sender_nonce_is_refused(setup) -> None:
     _, secret = setup
     key = ec.generate_private_key(ec.SECP256R1())
