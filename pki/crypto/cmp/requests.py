@@ -126,7 +126,7 @@ def _pop(
     msg: asn1.CertReqMsg, cert_request_der: bytes, public_key: object
 ) -> tuple[bool, str | None]:
     popo = msg["popo"]
-    if popo.native is None:
+    if not present(popo):  # not `.native is None`: raVerified's value is a NULL
         raise RequestError("no proof of possession", "badPOP")
     if popo.name == "raVerified":
         # RFC 4211 §4: only an RA may claim it; an end entity speaks for itself.

@@ -29,3 +29,27 @@ def test_a_mac_protected_answer_comes_from_the_ca_openssl_expects(cmp: Cmp) -> N
     assert ok.returncode == 0, ok.output
     wrong = cmp.run(*common, "-expect_sender", "/CN=Someone Else")
     assert wrong.returncode != 0 and "does not match expected sender" in wrong.output
+
+
+def test_pop_choices_openssl_can_send(cmp: Cmp) -> None:
+    """RFC 4211 §4 / RFC 9483 §4.1.1: an end entity proves possession by signature; none
+    (-popo -1), raVerified (0, an RA's word, never an end entity's) and key encipherment (2)
+    are refused with badPOP and issue nothing."""
+    key = cmp.key("pop")
+    reasons = {
+        "-1": "no proof of possession",
+        "0": "raVerified is not accepted from an end entity",
+        "2": "POP by keyEncipherment is not supported",
+    }
+    for popo, reason in reasons.items():
+        done = cmp.run(
+            "-cmd", "ir", *cmp.mac(), "-newkey", key, "-subject", "/CN=pop.alpha.test",
+            "-popo", popo,
+        )  # fmt: skip
+        assert done.returncode != 0 and "badPOP" in done.output, done.output
+        assert reason in done.output, done.output
+    signed = cmp.run(
+        "-cmd", "ir", *cmp.mac(), "-newkey", key, "-subject", "/CN=pop.alpha.test",
+        "-sans", "pop.alpha.test", "-popo", "1",
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.output
