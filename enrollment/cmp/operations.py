@@ -290,7 +290,13 @@ def confirm(domain: Domain, message: Message, sender: Sender) -> Outcome:
     if len(confirmations) != 1 or confirmations[0].cert_req_id != tx.cert_req_id:
         raise Refusal("certConf must confirm the one certificate of the transaction", "badCertId")
     item = confirmations[0]
-    if item.cert_hash != requests.cert_hash(bytes(cert.der), item.hash_alg):
+    if item.hash_alg is not None and header.pvno < 3:
+        raise Refusal("hashAlg in certConf needs pvno 3 (cmp2021, RFC 9480 §2.10)", "badRequest")
+    try:
+        expected = requests.cert_hash(bytes(cert.der), item.hash_alg)
+    except requests.RequestError as exc:
+        raise Refusal(str(exc), exc.fail) from None
+    if item.cert_hash != expected:
         raise Refusal("certHash is not the hash of the certificate issued", "badCertId")
     with transaction.atomic():
         if item.accepted:

@@ -4,6 +4,7 @@ failures) and what the benchmark drives."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -173,8 +174,18 @@ def cert_request(
     return asn1.CertReqMessages([msg])
 
 
-def cert_conf(certificate: bytes, cert_req_id: int = 0) -> asn1.CertConfirmContent:
-    return asn1.CertConfirmContent([{"certHash": cert_hash(certificate), "certReqId": cert_req_id}])
+def cert_conf(
+    certificate: bytes, cert_req_id: int = 0, hash_alg: str | None = None
+) -> asn1.CertConfirmContent:
+    """With `hash_alg`, certHash is that hash and CertStatus names it (RFC 9480 §2.10)."""
+    if hash_alg is None:
+        return asn1.CertConfirmContent(
+            [{"certHash": cert_hash(certificate), "certReqId": cert_req_id}]
+        )
+    digest = hashlib.new(hash_alg, certificate).digest()
+    return asn1.CertConfirmContent(
+        [{"certHash": digest, "certReqId": cert_req_id, "hashAlg": {"algorithm": hash_alg}}]
+    )
 
 
 def rev_req(certificate: bytes, reason: str = "key_compromise") -> asn1.RevReqContent:

@@ -248,15 +248,26 @@ def confirmations(message: Message) -> list[Confirmation]:
     return out
 
 
+_CONFIRM_HASHES = ("sha224", "sha256", "sha384", "sha512")  # RFC 9481 §2: no MD5, no SHA-1
+
+
 def cert_hash(cert_der: bytes, hash_alg: str | None = None) -> bytes:
-    """certHash of CertStatus (RFC 4210 §5.3.18 as RFC 9480 §2.10 updates it): with hashAlg
-    when given, else the hash of the certificate's signature algorithm (SHA-512 for
-    Ed25519, RFC 9481 §2)."""
-    if hash_alg is None:
-        cert = ax509.Certificate.load(cert_der)
-        algorithm = cert["signature_algorithm"]
-        hash_alg = "sha512" if algorithm.signature_algo == "ed25519" else algorithm.hash_algo
-    return hashlib.new(hash_alg, cert_der).digest()
+    """certHash of CertStatus (RFC 4210 §5.3.18 as RFC 9480 §2.10 updates it): the hash of
+    the certificate's signature algorithm (SHA-512 for Ed25519, RFC 9481 §2). `hash_alg`
+    (the certConf's hashAlg) is for a signature algorithm that names no hash; where the
+    signature names one, certHash SHALL use it, so another hashAlg is refused (badAlg)."""
+    cert = ax509.Certificate.load(cert_der)
+    algorithm = cert["signature_algorithm"]
+    own = None if algorithm.signature_algo == "ed25519" else algorithm.hash_algo
+    if hash_alg is not None and hash_alg not in _CONFIRM_HASHES:
+        raise RequestError(f"hashAlg {hash_alg} is not acceptable (RFC 9481 §2)", "badAlg")
+    if hash_alg is not None and own is not None and hash_alg != own:
+        raise RequestError(
+            f"hashAlg {hash_alg}: the certificate is signed with {own}, which certHash must "
+            "use (RFC 9480 §2.10)",
+            "badAlg",
+        )
+    return hashlib.new(hash_alg or own or "sha512", cert_der).digest()
 
 
 def info_requests(message: Message) -> list[InfoRequest]:

@@ -215,6 +215,36 @@ def test_cert_conf_ends_the_transaction_and_checks_the_hash(setup) -> None:
     assert tx.state == CmpTransaction.State.CONFIRMED
 
 
+def test_cert_conf_hash_alg_cert_req_id_and_a_second_confirmation(setup) -> None:
+    """RFC 9480 §2.10: certHash uses the certificate's signature hash; hashAlg (pvno 3 only)
+    may not name another one nor a weak one; an unknown certReqId is badCertId; a second
+    certConf is certConfirmed."""
+    _, secret = setup
+    s = session(secret)
+    answer = client.read(post(ir(s)).content, secret)
+    assert answer.certificate is not None
+    v3 = session(secret, transaction_id=s.transaction_id, pvno=3)
+
+    def confirm(sess: client.Session, content: asn1.CertConfirmContent) -> client.Answer:
+        body = client.message(sess, "certConf", content, recip_nonce=answer.sender_nonce)
+        return client.read(post(body).content, secret)
+
+    cases = [
+        (s, client.cert_conf(answer.certificate, cert_req_id=5), {"badCertId"}),
+        (v3, client.cert_conf(answer.certificate, hash_alg="md5"), {"badAlg"}),
+        (v3, client.cert_conf(answer.certificate, hash_alg="sha384"), {"badAlg"}),
+        (s, client.cert_conf(answer.certificate, hash_alg="sha256"), {"badRequest"}),
+    ]
+    for sess, content, fail in cases:
+        refused = confirm(sess, content)
+        assert refused.body_type == "error" and refused.fail == fail, refused.text
+    assert CmpTransaction.objects.get().state == CmpTransaction.State.WAITING
+    done = confirm(v3, client.cert_conf(answer.certificate, hash_alg="sha256"))
+    assert done.body_type == "pkiconf" and done.raw["header"]["pvno"].native == 3
+    again = confirm(s, client.cert_conf(answer.certificate))
+    assert again.body_type == "error" and again.fail == {"certConfirmed"}
+
+
 def test_an_unconfirmed_certificate_is_revoked_after_the_grace_period(setup) -> None:
     _, secret = setup
     client.read(post(ir(session(secret))).content, secret)
