@@ -152,11 +152,15 @@ def _authorize(
             "kur must be signed by the certificate it updates (RFC 9483 §4.1.3)", "notAuthorized"
         )
     old = sender.certificate
-    if request.old_cert_serial is not None and (
-        certs.serial_hex(request.old_cert_serial) != old.serial
+    if request.old_cert_serial is None:  # RFC 9483 §4.1.3: controls with oldCertID REQUIRED
+        raise Refusal("kur must name the certificate it updates in oldCertID", "badRequest")
+    issuer, _ = verify.issuer_and_serial(bytes(old.der))
+    if certs.serial_hex(request.old_cert_serial) != old.serial or not verify.same_name(
+        request.old_cert_issuer, issuer
     ):
         raise Refusal(
-            "oldCertID does not name the certificate that signed the request", "badCertId"
+            "oldCertID (issuer and serial) does not name the certificate that signed the request",
+            "badCertId",
         )
     return old
 

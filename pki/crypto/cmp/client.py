@@ -132,6 +132,7 @@ def cert_request(
     cert_req_id: int = 0,
     pop: str = "signature",
     old_cert: bytes | None = None,
+    old_cert_issuer: str | None = None,  # another issuer in oldCertID than old_cert's
 ) -> asn1.CertReqMessages:
     spki = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -148,7 +149,13 @@ def cert_request(
         cert = ax509.Certificate.load(old_cert)
         cert_id = asn1.CertId(
             {
-                "issuer": ax509.GeneralName({"directory_name": cert.issuer}),
+                "issuer": ax509.GeneralName(
+                    {
+                        "directory_name": cert.issuer
+                        if old_cert_issuer is None
+                        else _name(old_cert_issuer)
+                    }
+                ),
                 "serialNumber": cert.serial_number,
             }
         )

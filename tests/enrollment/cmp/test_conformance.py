@@ -53,3 +53,14 @@ def test_pop_choices_openssl_can_send(cmp: Cmp) -> None:
         "-sans", "pop.alpha.test", "-popo", "1",
     )  # fmt: skip
     assert signed.returncode == 0, signed.output
+
+
+def test_kur_with_another_certificate_in_old_cert_is_bad_cert_id(cmp: Cmp, enrolled) -> None:
+    """RFC 9483 §4.1.3: the certificate to update (-oldcert) is the one that signs."""
+    c1, k1 = enrolled("u1", "-implicit_confirm")
+    c2, _ = enrolled("u2", "-implicit_confirm")
+    done = cmp.run(
+        "-cmd", "kur", "-cert", c1, "-key", k1, "-oldcert", c2, "-newkey", cmp.key("u3"),
+        "-trusted", cmp.root_pem,
+    )  # fmt: skip
+    assert done.returncode != 0 and "badCertId" in done.output, done.output

@@ -18,6 +18,7 @@ from enrollment.cmp import operations, services
 from enrollment.cmp.models import CmpTransaction
 from pki.crypto.cmp import asn1, client
 from pki.models import IssuedCertificate
+from pki.services.revocation import revoke
 from tests.concurrency import run_together
 
 CT = "application/pkixcmp"
@@ -243,6 +244,35 @@ def test_cert_conf_hash_alg_cert_req_id_and_a_second_confirmation(setup) -> None
     assert done.body_type == "pkiconf" and done.raw["header"]["pvno"].native == 3
     again = confirm(s, client.cert_conf(answer.certificate))
     assert again.body_type == "error" and again.fail == {"certConfirmed"}
+
+
+def test_kur_names_its_certificate_in_old_cert_id_and_a_revoked_one_cannot_update(
+    setup,
+) -> None:
+    """RFC 9483 §4.1.3: oldCertID is required and must be the issuer and serial of the
+    certificate that signs the kur; a revoked signer is certRevoked."""
+    _, secret = setup
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = client.cert_request(key, "CN=k.alpha.test", ["k.alpha.test"])
+    first = client.read(
+        post(client.message(session(secret, implicit_confirm=True), "ir", request)).content,
+        secret,
+    )
+    old = first.certificate
+    assert old is not None
+
+    def kur(**kw) -> client.Answer:
+        signed = client.Session(signer_key=key, signer_chain=(old,), implicit_confirm=True)
+        new_key = ec.generate_private_key(ec.SECP256R1())
+        body = client.cert_request(new_key, "CN=k.alpha.test", ["k.alpha.test"], **kw)
+        return client.read(post(client.message(signed, "kur", body)).content)
+
+    assert kur().fail == {"badRequest"}  # no oldCertID
+    assert kur(old_cert=old, old_cert_issuer="CN=Another CA").fail == {"badCertId"}
+    updated = kur(old_cert=old)
+    assert updated.body_type == "kup" and updated.status == 0, updated.text
+    revoke(IssuedCertificate.objects.get(der=old), "superseded", requester="test")
+    assert kur(old_cert=old).fail == {"certRevoked"}
 
 
 def test_an_unconfirmed_certificate_is_revoked_after_the_grace_period(setup) -> None:
