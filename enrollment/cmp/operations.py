@@ -360,9 +360,8 @@ def revoke_request(domain: Domain, message: Message, sender: Sender) -> Outcome:
     cert = IssuedCertificate.objects.filter(
         domain=domain, serial=certs.serial_hex(wanted.serial)
     ).first()
-    if cert is None or (
-        wanted.issuer is not None
-        and not verify.same_name(wanted.issuer, verify.issuer_and_serial(bytes(cert.der))[0])
+    if cert is None or not verify.same_name(
+        wanted.issuer, verify.issuer_and_serial(bytes(cert.der))[0]
     ):
         raise Refusal("no certificate of this domain has this issuer and serial", "badCertId")
     if not _may_revoke(sender, cert):

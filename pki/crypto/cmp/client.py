@@ -195,10 +195,19 @@ def cert_conf(
     )
 
 
-def rev_req(certificate: bytes, reason: str = "key_compromise") -> asn1.RevReqContent:
+def rev_req(
+    certificate: bytes,
+    reason: str = "key_compromise",
+    *,
+    with_issuer: bool = True,
+    reason_der: bytes | None = None,  # another reasonCode value, as is
+) -> asn1.RevReqContent:
     cert = ax509.Certificate.load(certificate)
-    template = {"issuer": cert.issuer, "serialNumber": cert.serial_number}
-    ext = {"extn_id": "2.5.29.21", "extn_value": crl.CRLReason(reason).dump()}
+    template: dict[str, object] = {"serialNumber": cert.serial_number}
+    if with_issuer:
+        template["issuer"] = cert.issuer
+    value = reason_der if reason_der is not None else crl.CRLReason(reason).dump()
+    ext = {"extn_id": "2.5.29.21", "extn_value": value}
     return asn1.RevReqContent([{"certDetails": template, "crlEntryDetails": [ext]}])
 
 

@@ -208,25 +208,30 @@ _REASONS = {
 }
 
 
+def _reason(value: bytes) -> str:
+    try:
+        native = crl.CRLReason.load(value).native
+    except ValueError as exc:
+        raise RequestError(f"unreadable reasonCode: {exc}", "badDataFormat") from None
+    if native not in _REASONS:
+        raise RequestError(f"revocation reason {native} is not accepted")
+    return _REASONS[native]
+
+
 def revocation_requests(message: Message) -> list[RevocationRequest]:
     out = []
     for details in message.body:
         template = details["certDetails"]
         if template["serialNumber"].native is None:
             raise RequestError("the revocation request names no serial number", "badCertId")
-        reason = "unspecified"
+        if template["issuer"].native is None:  # RFC 9483 §4.2: issuer and serial REQUIRED
+            raise RequestError("the revocation request names no issuer", "badCertId")
+        reason = "unspecified"  # reasonCode absent: as RFC 9483 §4.2 says to send it unknown
         if details["crlEntryDetails"].native is not None:
             for ext in details["crlEntryDetails"]:
                 if ext["extn_id"].dotted == "2.5.29.21":  # reasonCode (RFC 5280 §5.3.1)
-                    native = crl.CRLReason.load(ext["extn_value"].native).native
-                    if native not in _REASONS:
-                        raise RequestError(f"revocation reason {native} is not accepted")
-                    reason = _REASONS[native]
-        issuer = (
-            template["issuer"].untag().dump(force=True)
-            if template["issuer"].native is not None
-            else None
-        )
+                    reason = _reason(ext["extn_value"].native)
+        issuer = template["issuer"].untag().dump(force=True)
         out.append(RevocationRequest(template["serialNumber"].native, issuer, reason))
     if len(out) != 1:
         raise RequestError("one certificate per revocation request (RFC 9483 §4.2)")

@@ -275,6 +275,27 @@ def test_kur_names_its_certificate_in_old_cert_id_and_a_revoked_one_cannot_updat
     assert kur(old_cert=old).fail == {"certRevoked"}
 
 
+def test_rr_needs_issuer_and_serial_and_a_second_one_is_cert_revoked(setup) -> None:
+    """RFC 9483 §4.2: certDetails with issuer and serialNumber; an unreadable reasonCode is
+    badDataFormat (not a systemFailure); revoking a revoked certificate is a rejection with
+    certRevoked."""
+    _, secret = setup
+    s = session(secret, implicit_confirm=True)
+    cert = client.read(post(ir(s, "rr")).content, secret).certificate
+    assert cert is not None
+
+    def rr(content: asn1.RevReqContent) -> client.Answer:
+        return client.read(post(client.message(session(secret), "rr", content)).content, secret)
+
+    assert rr(client.rev_req(cert, with_issuer=False)).fail == {"badCertId"}
+    assert rr(client.rev_req(cert, reason_der=b"\x04\x01\x01")).fail == {"badDataFormat"}
+    assert IssuedCertificate.objects.get().status == IssuedCertificate.Status.VALID
+    done = rr(client.rev_req(cert))
+    assert done.body_type == "rp" and done.status == 0, done.text
+    again = rr(client.rev_req(cert))
+    assert again.body_type == "error" and again.status == 2 and again.fail == {"certRevoked"}
+
+
 def test_an_unconfirmed_certificate_is_revoked_after_the_grace_period(setup) -> None:
     _, secret = setup
     client.read(post(ir(session(secret))).content, secret)
