@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from django.utils import timezone
 
-from enrollment.cmp import operations, services
+from enrollment.cmp import operations, replay, services
 from enrollment.cmp.models import CmpTransaction
 from pki.crypto.cmp import asn1, client
 from pki.models import IssuedCertificate
@@ -143,6 +143,19 @@ def test_bodies_outside_the_profile_are_refused_with_bad_request(setup, body, ta
     assert response.status_code == 200 and answer.protected
     assert answer.body_type == "error" and answer.status == 2 and answer.fail == {"badRequest"}
     assert not IssuedCertificate.objects.exists()
+
+
+def test_nonces_outlive_the_message_time_window(setup, settings) -> None:
+    """A nonce is remembered at least as long as messageTime lets a message in (the skew on
+    either side): a shorter ANCHORAGE_CMP_NONCE_SECONDS would open a replay window."""
+    _, secret = setup
+    settings.ANCHORAGE_CMP_NONCE_SECONDS = 0
+    settings.ANCHORAGE_CMP_MAX_SKEW_SECONDS = 300
+    assert replay.remembered_seconds() == 600
+    body = client.message(session(secret), "genm", client.gen_msg(asn1.IT_CA_CERTS))
+    assert client.read(post(body).content, secret).body_type == "genp"
+    again = client.read(post(body).content, secret)
+    assert again.body_type == "error" and again.fail == {"badSenderNonce"}
 
 
 def test_a_short_sender_nonce_is_refused(setup) -> None:
