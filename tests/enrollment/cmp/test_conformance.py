@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
+from enrollment.cmp.models import CmpTransaction
 from tests.enrollment.cmp.conftest import Cmp
 
 
@@ -64,3 +65,34 @@ def test_kur_with_another_certificate_in_old_cert_is_bad_cert_id(cmp: Cmp, enrol
         "-trusted", cmp.root_pem,
     )  # fmt: skip
     assert done.returncode != 0 and "badCertId" in done.output, done.output
+
+
+def asn1parse(path: object) -> str:
+    done = subprocess.run(
+        ["openssl", "asn1parse", "-inform", "DER", "-in", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_implicit_confirm_only_when_asked_and_unprotected_requests_refused(cmp: Cmp) -> None:
+    """RFC 9483 §3.1 / §4.1.1: implicitConfirm in the ip's generalInfo only when the ir asked
+    (-implicit_confirm), none after -disable_confirm (the certificate then waits for a certConf
+    that never comes); an unprotected ir is badMessageCheck (RFC 9483 §3.2)."""
+    key = cmp.key("ic")
+    base = ["-cmd", "ir", *cmp.mac(), "-newkey", key, "-subject", "/CN=ic.alpha.test"]
+    base += ["-sans", "ic.alpha.test", "-trusted", cmp.root_pem]
+    asked, plain = cmp.dir / "asked.der", cmp.dir / "plain.der"
+    assert cmp.run(*base, "-implicit_confirm", "-rspout", asked).returncode == 0
+    assert cmp.run(*base, "-disable_confirm", "-rspout", plain).returncode == 0
+    assert "implicitConfirm" in asn1parse(asked)
+    assert "implicitConfirm" not in asn1parse(plain)
+    states = sorted(CmpTransaction.objects.values_list("state", flat=True))
+    assert states == [CmpTransaction.State.CONFIRMED, CmpTransaction.State.WAITING]
+    bare = cmp.run(
+        "-cmd", "ir", "-unprotected_requests", "-newkey", key, "-subject", "/CN=ic.alpha.test",
+    )  # fmt: skip
+    assert bare.returncode != 0 and "badMessageCheck" in bare.output, bare.output
+    assert CmpTransaction.objects.count() == 2

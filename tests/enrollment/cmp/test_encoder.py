@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from enrollment.cmp import operations, replay, services
 from enrollment.cmp.models import CmpTransaction
-from pki.crypto.cmp import asn1, client
+from pki.crypto.cmp import asn1, client, responses
 from pki.models import IssuedCertificate
 from pki.services.revocation import revoke
 from tests.concurrency import run_together
@@ -156,6 +156,25 @@ def test_nonces_outlive_the_message_time_window(setup, settings) -> None:
     assert client.read(post(body).content, secret).body_type == "genp"
     again = client.read(post(body).content, secret)
     assert again.body_type == "error" and again.fail == {"badSenderNonce"}
+
+
+@pytest.mark.parametrize(
+    ("name", "bit"),
+    [
+        ("badAlg", 0),
+        ("badPOP", 9),
+        ("badSenderNonce", 18),
+        ("notAuthorized", 23),
+        ("systemFailure", 25),
+        ("duplicateCertReq", 26),
+    ],
+)
+def test_fail_info_bits_are_where_rfc_4210_puts_them(name, bit) -> None:
+    """RFC 4210 §5.2.3 (unchanged by RFC 9480): the bit positions, DER-minimal."""
+    der = responses.Status.rejection("x", name).asn1()["failInfo"].dump()
+    unused, octets = der[2], der[3:]
+    assert len(octets) == bit // 8 + 1 and unused == 7 - bit % 8
+    assert int.from_bytes(octets, "big") >> unused == 1 << (7 - bit % 8) >> unused
 
 
 def test_a_short_sender_nonce_is_refused(setup) -> None:
