@@ -5,6 +5,7 @@ strict client checks them (-expect_sender, -popo, -reqout / -rspout ...)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from enrollment.cmp.models import CmpTransaction
 from tests.enrollment.cmp.conftest import Cmp
@@ -24,7 +25,8 @@ def test_a_mac_protected_answer_comes_from_the_ca_openssl_expects(cmp: Cmp) -> N
     """RFC 9483 §3.1: to a NULL-DN recipient the answer's sender names the CA, which a
     client pins with -expect_sender."""
     key = cmp.key("s1")
-    common = ["-cmd", "ir", *cmp.mac(), "-newkey", key, "-subject", "/CN=s1.alpha.test"]
+    common: list[str | Path] = ["-cmd", "ir", *cmp.mac(), "-newkey", key]
+    common += ["-subject", "/CN=s1.alpha.test"]
     common += ["-sans", "s1.alpha.test", "-implicit_confirm", "-trusted", cmp.root_pem]
     ok = cmp.run(*common, "-expect_sender", subject_of(cmp.issuing_pem))
     assert ok.returncode == 0, ok.output
@@ -82,7 +84,8 @@ def test_implicit_confirm_only_when_asked_and_unprotected_requests_refused(cmp: 
     (-implicit_confirm), none after -disable_confirm (the certificate then waits for a certConf
     that never comes); an unprotected ir is badMessageCheck (RFC 9483 §3.2)."""
     key = cmp.key("ic")
-    base = ["-cmd", "ir", *cmp.mac(), "-newkey", key, "-subject", "/CN=ic.alpha.test"]
+    base: list[str | Path] = ["-cmd", "ir", *cmp.mac(), "-newkey", key]
+    base += ["-subject", "/CN=ic.alpha.test"]
     base += ["-sans", "ic.alpha.test", "-trusted", cmp.root_pem]
     asked, plain = cmp.dir / "asked.der", cmp.dir / "plain.der"
     assert cmp.run(*base, "-implicit_confirm", "-rspout", asked).returncode == 0

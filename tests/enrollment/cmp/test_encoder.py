@@ -68,6 +68,7 @@ def test_a_mac_protected_answer_names_the_requests_recipient_or_the_ca(setup) ->
     )
     assert addressed.raw["header"]["sender"].chosen.human_friendly == "Common Name: Some RA"
     anyone = client.read(post(ir(session(secret, implicit_confirm=True), "n2")).content, secret)
+    assert anyone.certificate is not None
     issuer = x509.load_der_x509_certificate(anyone.certificate).issuer.public_bytes()
     assert anyone.raw["header"]["sender"].chosen.untag().dump(force=True) == issuer
     refused = client.read(post(ir(session(secret, time_offset=timedelta(hours=1)), "n3")).content)
