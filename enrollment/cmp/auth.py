@@ -25,12 +25,11 @@ class Refusal(Exception):
     """Answered with an error PKIMessage: `fail` are PKIFailureInfo bit names. `protected`
     False when the sender is not authenticated (the answer cannot be protected for it)."""
 
-    def __init__(self, reason: str, *fail: str, protected: bool = True, status: int = 200) -> None:
+    def __init__(self, reason: str, *fail: str, protected: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fail = fail
         self.protected = protected
-        self.status = status
 
 
 @dataclass(frozen=True)

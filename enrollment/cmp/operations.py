@@ -152,11 +152,15 @@ def _authorize(
             "kur must be signed by the certificate it updates (RFC 9483 §4.1.3)", "notAuthorized"
         )
     old = sender.certificate
-    if request.old_cert_serial is not None and (
-        certs.serial_hex(request.old_cert_serial) != old.serial
+    if request.old_cert_serial is None:  # RFC 9483 §4.1.3: controls with oldCertID REQUIRED
+        raise Refusal("kur must name the certificate it updates in oldCertID", "badRequest")
+    issuer, _ = verify.issuer_and_serial(bytes(old.der))
+    if certs.serial_hex(request.old_cert_serial) != old.serial or not verify.same_name(
+        request.old_cert_issuer, issuer
     ):
         raise Refusal(
-            "oldCertID does not name the certificate that signed the request", "badCertId"
+            "oldCertID (issuer and serial) does not name the certificate that signed the request",
+            "badCertId",
         )
     return old
 
@@ -290,7 +294,13 @@ def confirm(domain: Domain, message: Message, sender: Sender) -> Outcome:
     if len(confirmations) != 1 or confirmations[0].cert_req_id != tx.cert_req_id:
         raise Refusal("certConf must confirm the one certificate of the transaction", "badCertId")
     item = confirmations[0]
-    if item.cert_hash != requests.cert_hash(bytes(cert.der), item.hash_alg):
+    if item.hash_alg is not None and header.pvno < 3:
+        raise Refusal("hashAlg in certConf needs pvno 3 (cmp2021, RFC 9480 §2.10)", "badRequest")
+    try:
+        expected = requests.cert_hash(bytes(cert.der), item.hash_alg)
+    except requests.RequestError as exc:
+        raise Refusal(str(exc), exc.fail) from None
+    if item.cert_hash != expected:
         raise Refusal("certHash is not the hash of the certificate issued", "badCertId")
     with transaction.atomic():
         if item.accepted:
@@ -350,9 +360,8 @@ def revoke_request(domain: Domain, message: Message, sender: Sender) -> Outcome:
     cert = IssuedCertificate.objects.filter(
         domain=domain, serial=certs.serial_hex(wanted.serial)
     ).first()
-    if cert is None or (
-        wanted.issuer is not None
-        and not verify.same_name(wanted.issuer, verify.issuer_and_serial(bytes(cert.der))[0])
+    if cert is None or not verify.same_name(
+        wanted.issuer, verify.issuer_and_serial(bytes(cert.der))[0]
     ):
         raise Refusal("no certificate of this domain has this issuer and serial", "badCertId")
     if not _may_revoke(sender, cert):

@@ -19,10 +19,17 @@ from enrollment.cmp.models import CmpNonce
 _PREFIX = "cmp-nonce:"
 
 
+def remembered_seconds() -> int:
+    """Seconds a nonce is remembered: ANCHORAGE_CMP_NONCE_SECONDS, but never less than the
+    span a message is accepted by its messageTime (the skew either side of now), else a
+    message could be replayed within its own time window."""
+    return max(settings.ANCHORAGE_CMP_NONCE_SECONDS, 2 * settings.ANCHORAGE_CMP_MAX_SKEW_SECONDS)
+
+
 def first_use(domain_id: int, sender: str, nonce: bytes) -> bool:
     """True the first time this sender uses this nonce in this domain; False ever after."""
     key = hashlib.sha256(f"{domain_id}\0{sender}\0".encode() + nonce).hexdigest()
-    lifetime = settings.ANCHORAGE_CMP_NONCE_SECONDS
+    lifetime = remembered_seconds()
     if settings.REDIS_URL:
         return bool(cache.add(_PREFIX + key, 1, timeout=lifetime))
     now = timezone.now()

@@ -1,7 +1,12 @@
 """One CMP exchange (RFC 9483 §3, RFC 9811): read the PKIMessage, check the header, the
 protection, the time and the nonce BEFORE anything is done, dispatch on the body, and answer
 every failure with an error PKIMessage (PKIStatusInfo with failInfo), protected for an
-authenticated sender. Never an exception out of here."""
+authenticated sender. Never an exception out of here.
+
+Every answer is a PKIMessage sent with HTTP 200, errors included: the failure travels in the
+CMP error message (RFC 9811), and `openssl cmp` drops the body of any non-2xx answer, so a
+4xx would hide the failInfo from the client. Non-CMP HTTP codes are the view's (404, 405,
+413)."""
 
 from __future__ import annotations
 
@@ -35,15 +40,12 @@ def handle(domain: Domain, body: bytes, content_type: str) -> Answer:
     try:
         message = parse(body)
     except Malformed as exc:
-        return _error(
-            domain, None, None, Refusal(str(exc), "badDataFormat", protected=False, status=400)
-        )
+        return _error(domain, None, None, Refusal(str(exc), "badDataFormat", protected=False))
     if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
         refusal = Refusal(
             f"the content type must be {CONTENT_TYPE} (RFC 9811 §3)",
             "badRequest",
             protected=False,
-            status=400,
         )
         return _error(domain, message, None, refusal)
     sender: Sender | None = None
@@ -117,9 +119,11 @@ def _dispatch(domain: Domain, message: Message, sender: Sender) -> ops.Outcome:
 
 
 def _answer(domain: Domain, message: Message, sender: Sender, outcome: ops.Outcome) -> Answer:
+    protection = sender.protection(domain)
     reply = responses.Reply(
         message.header,
-        sender.protection(domain),
+        protection,
+        sender_name=_sender_name(domain, message, protection),
         implicit_confirm=outcome.implicit_confirm,
         extra_certs=outcome.extra_certs,
     )
@@ -136,6 +140,23 @@ def _answer(domain: Domain, message: Message, sender: Sender, outcome: ops.Outco
     if tx is not None:  # certConf must echo this as its recipNonce
         CmpTransaction.objects.filter(pk=tx.pk).update(response_nonce=reply.sender_nonce)
     return Answer(200, der)
+
+
+def _sender_name(
+    domain: Domain,
+    message: Message | None,
+    protection: responses.MacKey | responses.SigningKey | None,
+) -> bytes | None:
+    """Who a MAC-protected or unprotected answer says it is from (a signed one names its
+    protection certificate's subject): the request's recipient, else the answering CA."""
+    if isinstance(protection, responses.SigningKey):
+        return None
+    header = message.header if message is not None else None
+    try:
+        ca_cert: bytes | None = bytes(services.signing_ca(domain).certificate)
+    except Exception:  # no CA to name (misconfigured domain): the NULL-DN
+        ca_cert = None
+    return responses.answer_sender(header, ca_cert)
 
 
 def _error(
@@ -155,10 +176,11 @@ def _error(
     status = responses.Status.rejection(refusal.reason, *refusal.fail)
     header = message.header if message is not None else None
     try:
-        return Answer(refusal.status, responses.error(responses.Reply(header, protection), status))
+        name = _sender_name(domain, message, protection)
+        return Answer(200, responses.error(responses.Reply(header, protection, name), status))
     except Exception:
         logger.exception("CMP: could not encode an error answer")
     try:  # without protection, then without anything from the request
-        return Answer(refusal.status, responses.error(responses.Reply(header, None), status))
+        return Answer(200, responses.error(responses.Reply(header, None), status))
     except Exception:
-        return Answer(refusal.status, responses.LAST_RESORT_ERROR)
+        return Answer(200, responses.LAST_RESORT_ERROR)

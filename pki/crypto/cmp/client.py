@@ -4,6 +4,7 @@ failures) and what the benchmark drives."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ class Session:
     """One transaction's header values."""
 
     sender: str = ""  # RFC 4514-ish "CN=x"; empty = NULL-DN
+    recipient: str = ""  # likewise
     reference: bytes | None = None
     secret: bytes | None = None
     mac: str = "pbm"  # "pbm" | "pbmac1"
@@ -72,7 +74,7 @@ def message(
     header: dict[str, object] = {
         "pvno": session.pvno,
         "sender": ax509.GeneralName({"directory_name": _name(session.sender)}),
-        "recipient": ax509.GeneralName({"directory_name": ax509.Name.build({})}),
+        "recipient": ax509.GeneralName({"directory_name": _name(session.recipient)}),
         "messageTime": (datetime.now(UTC) + session.time_offset).replace(microsecond=0),
         "transactionID": session.transaction_id,
         "senderNonce": sender_nonce if sender_nonce is not None else os.urandom(16),
@@ -110,7 +112,8 @@ def message(
     if algorithm is not None:
         header["protectionAlg"] = algorithm
     pkiheader = asn1.PKIHeader(header)
-    pkibody = asn1.PKIBody(name=body_name, value=body)
+    # a PKIBody as is: how a test sends a body this encoder has no type for (pollReq, krr...)
+    pkibody = body if isinstance(body, asn1.PKIBody) else asn1.PKIBody(name=body_name, value=body)
     part = asn1.ProtectedPart({"header": pkiheader, "body": pkibody}).dump()
     out: dict[str, object] = {"header": pkiheader, "body": pkibody}
     if session.secret is not None and algorithm is not None:
@@ -129,6 +132,7 @@ def cert_request(
     cert_req_id: int = 0,
     pop: str = "signature",
     old_cert: bytes | None = None,
+    old_cert_issuer: str | None = None,  # another issuer in oldCertID than old_cert's
 ) -> asn1.CertReqMessages:
     spki = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -145,7 +149,13 @@ def cert_request(
         cert = ax509.Certificate.load(old_cert)
         cert_id = asn1.CertId(
             {
-                "issuer": ax509.GeneralName({"directory_name": cert.issuer}),
+                "issuer": ax509.GeneralName(
+                    {
+                        "directory_name": cert.issuer
+                        if old_cert_issuer is None
+                        else _name(old_cert_issuer)
+                    }
+                ),
                 "serialNumber": cert.serial_number,
             }
         )
@@ -171,14 +181,33 @@ def cert_request(
     return asn1.CertReqMessages([msg])
 
 
-def cert_conf(certificate: bytes, cert_req_id: int = 0) -> asn1.CertConfirmContent:
-    return asn1.CertConfirmContent([{"certHash": cert_hash(certificate), "certReqId": cert_req_id}])
+def cert_conf(
+    certificate: bytes, cert_req_id: int = 0, hash_alg: str | None = None
+) -> asn1.CertConfirmContent:
+    """With `hash_alg`, certHash is that hash and CertStatus names it (RFC 9480 §2.10)."""
+    if hash_alg is None:
+        return asn1.CertConfirmContent(
+            [{"certHash": cert_hash(certificate), "certReqId": cert_req_id}]
+        )
+    digest = hashlib.new(hash_alg, certificate).digest()
+    return asn1.CertConfirmContent(
+        [{"certHash": digest, "certReqId": cert_req_id, "hashAlg": {"algorithm": hash_alg}}]
+    )
 
 
-def rev_req(certificate: bytes, reason: str = "key_compromise") -> asn1.RevReqContent:
+def rev_req(
+    certificate: bytes,
+    reason: str = "key_compromise",
+    *,
+    with_issuer: bool = True,
+    reason_der: bytes | None = None,  # another reasonCode value, as is
+) -> asn1.RevReqContent:
     cert = ax509.Certificate.load(certificate)
-    template = {"issuer": cert.issuer, "serialNumber": cert.serial_number}
-    ext = {"extn_id": "2.5.29.21", "extn_value": crl.CRLReason(reason).dump()}
+    template: dict[str, object] = {"serialNumber": cert.serial_number}
+    if with_issuer:
+        template["issuer"] = cert.issuer
+    value = reason_der if reason_der is not None else crl.CRLReason(reason).dump()
+    ext = {"extn_id": "2.5.29.21", "extn_value": value}
     return asn1.RevReqContent([{"certDetails": template, "crlEntryDetails": [ext]}])
 
 

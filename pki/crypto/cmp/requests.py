@@ -126,7 +126,7 @@ def _pop(
     msg: asn1.CertReqMsg, cert_request_der: bytes, public_key: object
 ) -> tuple[bool, str | None]:
     popo = msg["popo"]
-    if popo.native is None:
+    if not present(popo):  # not `.native is None`: raVerified's value is a NULL
         raise RequestError("no proof of possession", "badPOP")
     if popo.name == "raVerified":
         # RFC 4211 §4: only an RA may claim it; an end entity speaks for itself.
@@ -208,25 +208,30 @@ _REASONS = {
 }
 
 
+def _reason(value: bytes) -> str:
+    try:
+        native = crl.CRLReason.load(value).native
+    except ValueError as exc:
+        raise RequestError(f"unreadable reasonCode: {exc}", "badDataFormat") from None
+    if native not in _REASONS:
+        raise RequestError(f"revocation reason {native} is not accepted")
+    return _REASONS[native]
+
+
 def revocation_requests(message: Message) -> list[RevocationRequest]:
     out = []
     for details in message.body:
         template = details["certDetails"]
         if template["serialNumber"].native is None:
             raise RequestError("the revocation request names no serial number", "badCertId")
-        reason = "unspecified"
+        if template["issuer"].native is None:  # RFC 9483 §4.2: issuer and serial REQUIRED
+            raise RequestError("the revocation request names no issuer", "badCertId")
+        reason = "unspecified"  # reasonCode absent: as RFC 9483 §4.2 says to send it unknown
         if details["crlEntryDetails"].native is not None:
             for ext in details["crlEntryDetails"]:
                 if ext["extn_id"].dotted == "2.5.29.21":  # reasonCode (RFC 5280 §5.3.1)
-                    native = crl.CRLReason.load(ext["extn_value"].native).native
-                    if native not in _REASONS:
-                        raise RequestError(f"revocation reason {native} is not accepted")
-                    reason = _REASONS[native]
-        issuer = (
-            template["issuer"].untag().dump(force=True)
-            if template["issuer"].native is not None
-            else None
-        )
+                    reason = _reason(ext["extn_value"].native)
+        issuer = template["issuer"].untag().dump(force=True)
         out.append(RevocationRequest(template["serialNumber"].native, issuer, reason))
     if len(out) != 1:
         raise RequestError("one certificate per revocation request (RFC 9483 §4.2)")
@@ -248,15 +253,26 @@ def confirmations(message: Message) -> list[Confirmation]:
     return out
 
 
+_CONFIRM_HASHES = ("sha224", "sha256", "sha384", "sha512")  # RFC 9481 §2: no MD5, no SHA-1
+
+
 def cert_hash(cert_der: bytes, hash_alg: str | None = None) -> bytes:
-    """certHash of CertStatus (RFC 4210 §5.3.18 as RFC 9480 §2.10 updates it): with hashAlg
-    when given, else the hash of the certificate's signature algorithm (SHA-512 for
-    Ed25519, RFC 9481 §2)."""
-    if hash_alg is None:
-        cert = ax509.Certificate.load(cert_der)
-        algorithm = cert["signature_algorithm"]
-        hash_alg = "sha512" if algorithm.signature_algo == "ed25519" else algorithm.hash_algo
-    return hashlib.new(hash_alg, cert_der).digest()
+    """certHash of CertStatus (RFC 4210 §5.3.18 as RFC 9480 §2.10 updates it): the hash of
+    the certificate's signature algorithm (SHA-512 for Ed25519, RFC 9481 §2). `hash_alg`
+    (the certConf's hashAlg) is for a signature algorithm that names no hash; where the
+    signature names one, certHash SHALL use it, so another hashAlg is refused (badAlg)."""
+    cert = ax509.Certificate.load(cert_der)
+    algorithm = cert["signature_algorithm"]
+    own = None if algorithm.signature_algo == "ed25519" else algorithm.hash_algo
+    if hash_alg is not None and hash_alg not in _CONFIRM_HASHES:
+        raise RequestError(f"hashAlg {hash_alg} is not acceptable (RFC 9481 §2)", "badAlg")
+    if hash_alg is not None and own is not None and hash_alg != own:
+        raise RequestError(
+            f"hashAlg {hash_alg}: the certificate is signed with {own}, which certHash must "
+            "use (RFC 9480 §2.10)",
+            "badAlg",
+        )
+    return hashlib.new(hash_alg or own or "sha512", cert_der).digest()
 
 
 def info_requests(message: Message) -> list[InfoRequest]:

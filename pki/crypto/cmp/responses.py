@@ -116,7 +116,7 @@ class Reply:
     def header(self, algorithm: algos.AlgorithmIdentifier | None) -> asn1.PKIHeader:
         request = self.request
         value: dict[str, object] = {
-            "pvno": request.pvno if request is not None and request.pvno in (2, 3) else 2,
+            "pvno": _pvno(request),
             "sender": self._sender(),
             "recipient": ax509.GeneralName.load(request.sender)
             if request is not None
@@ -172,6 +172,29 @@ class Reply:
         if extra:
             message["extraCerts"] = [ax509.Certificate.load(c) for c in _unique(extra)]
         return asn1.PKIMessage(message).dump()
+
+
+def answer_sender(request: Header | None, ca_cert: bytes | None) -> bytes | None:
+    """The sender Name (DER) of an answer not signed by our protection certificate (MAC or
+    unprotected): whom the request addressed when it named someone (RFC 9483 §3.1: a
+    response's sender is the request's recipient), else the CA that answers; None (NULL-DN)
+    when neither is known."""
+    if request is not None:
+        recipient = ax509.GeneralName.load(request.recipient)
+        if recipient.name == "directory_name" and recipient.chosen.native:
+            return bytes(recipient.chosen.untag().dump(force=True))
+    if ca_cert is not None:
+        return bytes(ax509.Certificate.load(ca_cert).subject.dump())
+    return None
+
+
+def _pvno(request: Header | None) -> int:
+    """The request's version when we speak it (cmp2000 = 2, cmp2021 = 3); else the nearest
+    we speak: 3 for a higher one, 2 for a lower one (RFC 4210 §7 as RFC 9480 §2.20 updates
+    it)."""
+    if request is None:
+        return 2
+    return min(max(request.pvno, 2), 3)
 
 
 def _unique(items: list[bytes]) -> list[bytes]:
