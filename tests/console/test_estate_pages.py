@@ -159,7 +159,7 @@ def test_new_plan_form(objects: dict[str, Any], estate: Estate) -> None:
         {"domain": "alpha", "ca": estate.cas["Corp 2"].pk, "reason": "distrust", "title": "x"},
         follow=True,
     )
-    assert b"Removal plan #" in made.content and b"distrust event" in made.content
+    assert b"Removal plan #" in made.content and b"Distrust event" in made.content
     again = client.post("/estate/plans/new", {"domain": "alpha", "ca": estate.cas["Corp 2"].pk})
     assert b"No plan made" in again.content
 
@@ -176,7 +176,7 @@ def test_pages_show_labels_dates_and_links_not_raw_values(
     categories = plan.split('data-testid="categories">')[1].split("</dd>")[0]
     assert "Application 120" in categories
     windows = plan.split('data-testid="windows">')[1].split("</dd>")[0]
-    assert "embedded / third-party" in windows and "embedded_third_party" not in windows
+    assert "Embedded / third-party" in windows and "embedded_third_party" not in windows
     checked = plan.split('data-testid="checked-at">')[1].split("<")[0]
     assert len(checked) == 16 and "T" not in checked  # Y-m-d H:i, not an ISO string
     old_root = estate.fp("Old Root")

@@ -14,38 +14,38 @@ if TYPE_CHECKING:
 
 
 class ConsumerKind(models.TextChoices):
-    SERVICE = "service"
-    HOST = "host"
-    CONTAINER_IMAGE = "container_image", "container image"
+    SERVICE = "service", "Service"
+    HOST = "host", "Host"
+    CONTAINER_IMAGE = "container_image", "Container image"
     JVM = "jvm", "JVM"
-    LOAD_BALANCER = "load_balancer", "load balancer"
-    MESH = "mesh", "service mesh"
-    IDENTITY_BROKER = "identity_broker", "identity broker"
-    APPLIANCE = "appliance", "vendor appliance"
-    SAAS = "saas", "third-party SaaS"
+    LOAD_BALANCER = "load_balancer", "Load balancer"
+    MESH = "mesh", "Service mesh"
+    IDENTITY_BROKER = "identity_broker", "Identity broker"
+    APPLIANCE = "appliance", "Vendor appliance"
+    SAAS = "saas", "Third-party SaaS"
 
 
 class ConsumerCategory(models.TextChoices):
     OS = "os", "OS-level"
-    APPLICATION = "application"
-    INFRASTRUCTURE = "infrastructure"
-    EMBEDDED = "embedded_third_party", "embedded / third-party"
+    APPLICATION = "application", "Application"
+    INFRASTRUCTURE = "infrastructure", "Infrastructure"
+    EMBEDDED = "embedded_third_party", "Embedded / third-party"
 
 
 class Distribution(models.TextChoices):
     OS_PACKAGE = "os_package", "OS package / update"
-    CONFIG_MANAGEMENT = "config_management", "configuration management"
-    CONTAINER_BUILD = "container_build", "container image build"
-    APPLICATION_CONFIG = "application_config", "application configuration"
-    API_PUSH = "api_push", "pushed through an API"
-    VENDOR = "vendor", "vendor-controlled"
-    MANUAL = "manual"
+    CONFIG_MANAGEMENT = "config_management", "Configuration management"
+    CONTAINER_BUILD = "container_build", "Container image build"
+    APPLICATION_CONFIG = "application_config", "Application configuration"
+    API_PUSH = "api_push", "Pushed through an API"
+    VENDOR = "vendor", "Vendor-controlled"
+    MANUAL = "manual", "Manual"
 
 
 class ClientBase(models.TextChoices):
     # The seed: browser trust-program distrust events affect browser-facing services first.
-    BROWSER = "browser", "browsers"
-    INTERNAL = "internal", "internal clients"
+    BROWSER = "browser", "Browsers"
+    INTERNAL = "internal", "Internal clients"
 
 
 class Consumer(models.Model):
@@ -117,9 +117,9 @@ class DriftFinding(models.Model):
     the drift job no longer sees it. One open finding per (consumer, kind, fingerprint)."""
 
     class Kind(models.TextChoices):
-        MISSING = "missing", "missing (in the list, not reported)"
-        EXTRA = "extra", "extra (reported, not in the list)"
-        STALE = "stale_report", "stale or no report"
+        MISSING = "missing", "Missing (in the list, not reported)"
+        EXTRA = "extra", "Extra (reported, not in the list)"
+        STALE = "stale_report", "Stale or no report"
 
     domain = models.ForeignKey("pki.Domain", on_delete=models.PROTECT, related_name="+")
     consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="findings")

@@ -21,18 +21,18 @@ def default_windows() -> dict[str, int]:
 
 class RemovalPlan(models.Model):
     class Reason(models.TextChoices):
-        PLANNED = "planned", "planned removal (rotation, retirement)"
-        DISTRUST = "distrust", "distrust event"
+        PLANNED = "planned", "Planned removal (rotation, retirement)"
+        DISTRUST = "distrust", "Distrust event"
 
     class State(models.TextChoices):
-        DRAFT = "draft"
-        ANNOUNCED = "announced"
+        DRAFT = "draft", "draft"
+        ANNOUNCED = "announced", "announced"
         IN_PROGRESS = "in_progress", "in progress"
-        REMOVED = "removed"
-        MONITORING = "monitoring"
-        COMPLETED = "completed"
+        REMOVED = "removed", "removed"
+        MONITORING = "monitoring", "monitoring"
+        COMPLETED = "completed", "completed"
         ROLLED_BACK = "rolled_back", "rolled back"
-        CANCELLED = "cancelled"
+        CANCELLED = "cancelled", "cancelled"
 
     domain = models.ForeignKey("pki.Domain", on_delete=models.PROTECT, related_name="+")
     title = models.CharField(max_length=200)
@@ -69,22 +69,22 @@ class RemovalPlan(models.Model):
 
 class RemovalStep(models.Model):
     class Kind(models.TextChoices):
-        ANNOUNCE = "announce"
-        NOTIFY_90 = "notify_90", "reminder at T-90 days"
-        NOTIFY_60 = "notify_60", "escalation at T-60 days"
-        NOTIFY_30 = "notify_30", "escalation at T-30 days"
-        NOTIFY_14 = "notify_14", "final warning at T-14 days"
-        VERIFY_UNUSED = "verify_unused", "verify no certificate from the CA is in use"
-        VERIFY_REPORTS = "verify_reports", "verify consumers report the new state"
-        REMOVE = "remove"
-        MONITOR = "monitor", "residual monitoring"
-        COMPLETE = "complete"
+        ANNOUNCE = "announce", "Announce"
+        NOTIFY_90 = "notify_90", "Reminder at T-90 days"
+        NOTIFY_60 = "notify_60", "Escalation at T-60 days"
+        NOTIFY_30 = "notify_30", "Escalation at T-30 days"
+        NOTIFY_14 = "notify_14", "Final warning at T-14 days"
+        VERIFY_UNUSED = "verify_unused", "Verify no certificate from the CA is in use"
+        VERIFY_REPORTS = "verify_reports", "Verify consumers report the new state"
+        REMOVE = "remove", "Remove"
+        MONITOR = "monitor", "Residual monitoring"
+        COMPLETE = "complete", "Complete"
 
     class State(models.TextChoices):
-        PENDING = "pending"
-        DONE = "done"
-        FAILED = "failed"
-        SKIPPED = "skipped"
+        PENDING = "pending", "pending"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+        SKIPPED = "skipped", "skipped"
 
     plan = models.ForeignKey(RemovalPlan, on_delete=models.CASCADE, related_name="steps")
     kind = models.CharField(max_length=16, choices=Kind.choices)
