@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,11 @@ SCRIPT = Path(__file__).resolve().parent / "cmp_ir.py"
 
 def setup_cmp() -> dict[str, str]:
     """Domain bench-cmp (every protocol) with a local P-256 root + issuing CA, the default
-    profiles for *.bench.test, and the CMP secret bench-http with a fresh value."""
+    profiles for *.bench.test, and a fresh CMP secret bench-http-<random>."""
     django_setup()
     from django.db import transaction
 
     from enrollment.cmp import services
-    from enrollment.cmp.models import CmpSecret
     from pki.crypto.keys import KeyAlgorithm
     from pki.models import CertificateAuthority, Domain, Protocol
     from pki.services.default_profiles import ensure_default_profiles
@@ -72,12 +72,13 @@ def setup_cmp() -> dict[str, str]:
         if issuing is None:
             _, issuing = create_local_pki(domain, KeyAlgorithm.EC_P256)
         ensure_default_profiles(domain, issuing, ["bench.test"])
-        CmpSecret.objects.filter(domain=domain, reference=REFERENCE).delete()
-        _, secret = services.create_secret(domain, None, reference=REFERENCE)
-    return {"secret": secret}
+        # A fresh secret each run: earlier runs' transactions keep theirs (PROTECT).
+        reference = f"{REFERENCE}-{uuid.uuid4().hex[:8]}"
+        _, secret = services.create_secret(domain, None, reference=reference)
+    return {"secret": secret, "reference": reference}
 
 
-def make_bodies(path: Path, count: int, secret: str) -> None:
+def make_bodies(path: Path, count: int, secret: str, reference: str) -> None:
     """`count` ir messages (fresh key, nonce and transactionID each), length-prefixed."""
     sys.path.insert(0, str(ROOT))
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -88,7 +89,7 @@ def make_bodies(path: Path, count: int, secret: str) -> None:
         for i in range(count):
             key = ec.generate_private_key(ec.SECP256R1())
             session = client.Session(
-                reference=REFERENCE.encode(), secret=secret.encode(), implicit_confirm=True
+                reference=reference.encode(), secret=secret.encode(), implicit_confirm=True
             )
             body = client.message(session, "ir", client.cert_request(key, f"CN=h{i}.bench.test"))
             out.write(struct.pack(">I", len(body)) + body)
@@ -223,7 +224,7 @@ def over_http(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="anchorage-bench-cmp-"))
     atexit.register(shutil.rmtree, workdir, True)
     cmp_bodies = workdir / "ir.bin"
-    make_bodies(cmp_bodies, count, cmp["secret"])
+    make_bodies(cmp_bodies, count, cmp["secret"], cmp["reference"])
     api_bodies = write_bodies(
         workdir / "api.jsonl", ALGORITHMS["P-256"][2], "csr", make_csrs(count)
     )

@@ -27,6 +27,7 @@ import argparse
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -57,7 +58,6 @@ def main() -> None:
 
     from accounts.roles import Role, grant_role
     from enrollment.cmp import services
-    from enrollment.cmp.models import CmpSecret
     from pki.crypto.cmp import client
     from pki.crypto.csr import new_key_and_csr
     from pki.crypto.keys import KeyAlgorithm
@@ -72,8 +72,8 @@ def main() -> None:
         domain = create_domain("bench-cmp", "Bench CMP", protocols=list(Protocol.values))
         _, issuing = create_local_pki(domain, KeyAlgorithm.EC_P256)
         ensure_default_profiles(domain, issuing, ["bench.test"])
-    CmpSecret.objects.filter(domain=domain, reference="bench").delete()
-    _, secret = services.create_secret(domain, None, reference="bench")
+    reference = f"bench-{uuid.uuid4().hex[:8]}"  # earlier runs' transactions keep theirs
+    _, secret = services.create_secret(domain, None, reference=reference)
     user, _ = User.objects.get_or_create(username="bench-cmp-operator")
     grant_role(user, Role.OPERATOR, domain)
     api = APIClient(HTTP_HOST="localhost")
@@ -84,7 +84,9 @@ def main() -> None:
 
     def cmp_once(i: int) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
-        s = client.Session(reference=b"bench", secret=secret.encode(), implicit_confirm=True)
+        s = client.Session(
+            reference=reference.encode(), secret=secret.encode(), implicit_confirm=True
+        )
         body = client.message(s, "ir", client.cert_request(key, f"CN=c{i}.bench.test"))
         answer = client.read(
             web.post(

@@ -123,7 +123,7 @@ def _answer(domain: Domain, message: Message, sender: Sender, outcome: ops.Outco
     reply = responses.Reply(
         message.header,
         protection,
-        sender_name=_sender_name(domain, message, protection),
+        sender_name=_sender_name(domain, message, protection, outcome.extra_certs[:1]),
         implicit_confirm=outcome.implicit_confirm,
         extra_certs=outcome.extra_certs,
     )
@@ -146,17 +146,24 @@ def _sender_name(
     domain: Domain,
     message: Message | None,
     protection: responses.MacKey | responses.SigningKey | None,
+    issuer: list[bytes] | None = None,
 ) -> bytes | None:
     """Who a MAC-protected or unprotected answer says it is from (a signed one names its
-    protection certificate's subject): the request's recipient, else the answering CA."""
+    protection certificate's subject): the request's recipient, else the answering CA — the
+    issuer of the certificate just made when there is one, so no lookup is paid for it."""
     if isinstance(protection, responses.SigningKey):
         return None
     header = message.header if message is not None else None
-    try:
-        ca_cert: bytes | None = bytes(services.signing_ca(domain).certificate)
-    except Exception:  # no CA to name (misconfigured domain): the NULL-DN
-        ca_cert = None
-    return responses.answer_sender(header, ca_cert)
+
+    def answering_ca() -> bytes | None:
+        if issuer:
+            return issuer[0]
+        try:
+            return bytes(services.signing_ca(domain).certificate)
+        except Exception:  # no CA to name (misconfigured domain): the NULL-DN
+            return None
+
+    return responses.answer_sender(header, answering_ca)
 
 
 def _error(

@@ -73,5 +73,14 @@ def issuing_chain(ca: CertificateAuthority) -> list[bytes]:
     return list(found)
 
 
+_roots: dict[tuple[int, str], bytes] = {}
+
+
 def root_of(ca: CertificateAuthority) -> bytes:
-    return chain(ca)[-1]
+    """The top of `ca`'s chain, kept per process like issuing_chain (CMP hands it out in
+    every ir answer's caPubs)."""
+    key = (ca.pk, ca.fingerprint)
+    found = _roots.get(key)
+    if found is None:
+        found = _roots[key] = chain(ca)[-1]
+    return found

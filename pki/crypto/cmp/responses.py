@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -174,17 +175,18 @@ class Reply:
         return asn1.PKIMessage(message).dump()
 
 
-def answer_sender(request: Header | None, ca_cert: bytes | None) -> bytes | None:
+def answer_sender(request: Header | None, ca_cert: Callable[[], bytes | None]) -> bytes | None:
     """The sender Name (DER) of an answer not signed by our protection certificate (MAC or
     unprotected): whom the request addressed when it named someone (RFC 9483 §3.1: a
-    response's sender is the request's recipient), else the CA that answers; None (NULL-DN)
-    when neither is known."""
+    response's sender is the request's recipient), else the CA that answers (asked for only
+    then); None (NULL-DN) when neither is known."""
     if request is not None:
         recipient = ax509.GeneralName.load(request.recipient)
         if recipient.name == "directory_name" and recipient.chosen.native:
             return bytes(recipient.chosen.untag().dump(force=True))
-    if ca_cert is not None:
-        return bytes(ax509.Certificate.load(ca_cert).subject.dump())
+    answering = ca_cert()
+    if answering is not None:
+        return bytes(ax509.Certificate.load(answering).subject.dump())
     return None
 
 
