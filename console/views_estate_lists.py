@@ -103,6 +103,11 @@ def trust_list_detail(request: HttpRequest, pk: str) -> HttpResponse:
             "plans": RemovalPlan.objects.filter(
                 trust_lists=trust_list, state__in=list(changes.PLAN_STATES_FOR_REMOVAL)
             ).select_related("ca"),
+            # Drafts cannot carry a removal yet (changes.propose_remove): they are announced
+            # first, by their announce step.
+            "drafts": RemovalPlan.objects.filter(
+                trust_lists=trust_list, state=RemovalPlan.State.DRAFT
+            ).select_related("ca"),
             "can_manage": has_perm(user, Perm.ESTATE_MANAGE, domain),
             "can_approve": has_perm(user, Perm.ESTATE_APPROVE, domain),
         },

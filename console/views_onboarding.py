@@ -126,14 +126,20 @@ def onboarding_settings(request: HttpRequest, slug: str) -> HttpResponse:
     if not may_manage:
         for field in form.fields.values():
             field.disabled = True
+    protocols = [
+        (p.upper(), domain.protocol_enabled(p), [f"{p}.{op}" for op in ops])
+        for p, ops in OPERATIONS.items()
+    ]
+    # The operations' checkboxes grouped per protocol, each group under its protocol's state.
+    boxes = {str(w.data["value"]): w for w in form["allowed_operations"]}
     context = {
         "domain": domain,
         "form": form,
         "may_manage": may_manage,
         "reasons": reasons,
-        "protocols": [
-            (p.upper(), domain.protocol_enabled(p), [f"{p}.{op}" for op in ops])
-            for p, ops in OPERATIONS.items()
+        "protocols": protocols,
+        "operation_groups": [
+            (name, enabled, [boxes[op] for op in ops]) for name, enabled, ops in protocols
         ],
     }
     return render(request, "console/onboarding_settings.html", context, status=status)

@@ -139,3 +139,48 @@ def test_demo_cas_and_profiles_issue_under_demo_test() -> None:
     assert names >= {"tls-server", "tls-client", "device"}
     for profile in Profile.objects.filter(domain__slug="demo"):
         assert profile.current_version == 1  # running twice made no new version
+
+
+def device_state() -> list[tuple[Any, ...]]:
+    from enrollment.cmp.models import CmpSecret
+    from enrollment.models import Device, EnrollmentCredential
+
+    return [
+        *Device.objects.order_by("pk").values_list("name", "onboarding_state", "updated_at"),
+        *CmpSecret.objects.order_by("pk").values_list("reference", "device_id", "sealed"),
+        *EnrollmentCredential.objects.order_by("pk").values_list("username", "digest"),
+    ]
+
+
+def test_devices_one_per_onboarding_method_made_once() -> None:
+    from enrollment.cmp.models import CmpSecret
+    from enrollment.cmp.services import find_secret, secret_value
+    from enrollment.models import Device
+
+    demo = bootstrap()
+    assert demo["devices"] == ["plc-0001", "sensor-0001", "gateway-0001", "printer-0001"]
+    devices = {d.name: d for d in Device.objects.filter(domain__slug="demo")}
+    assert {n: (d.onboarding_method, d.onboarding_state) for n, d in devices.items()} == {
+        "plc-0001": ("cmp_shared_secret", "pending"),
+        "sensor-0001": ("est_credential", "pending"),
+        "gateway-0001": ("browser", "pending"),
+        "printer-0001": ("none", "not_required"),
+    }
+    ra = get_user_model().objects.get(username=demo["users"]["ra_officer"]["username"])
+    assert all(d.created_by == ra for d in devices.values())
+    created = AuditEvent.objects.filter(action="enrollment.device.created")
+    assert created.count() == 4
+    # The PLC has its own CMP secret, usable (it unseals) and not the demo's shared one,
+    # and its value is printed nowhere.
+    own = CmpSecret.objects.get(device=devices["plc-0001"])
+    assert own.active
+    assert find_secret(own.domain, own.reference.encode()) == own
+    value = secret_value(own).decode()
+    assert value != demo["cmp"]["secret"] and len(value) >= 16
+    out = StringIO()
+    call_command("bootstrap_demo", stdout=out)
+    assert value not in out.getvalue() and value not in json.dumps(demo)
+
+    before = (device_state(), counts())
+    assert bootstrap() == demo
+    assert (device_state(), counts()) == before  # no rows, no audit events

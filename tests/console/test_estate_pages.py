@@ -150,6 +150,30 @@ def test_list_actions_and_plan_timeline_run_and_rollback(
     assert TrustListChange.objects.get(action="remove").state == "cancelled"
 
 
+def test_removal_offers_announced_plans_and_links_drafts_to_announce(
+    objects: dict[str, Any], estate: Estate
+) -> None:
+    ra = logged_in(estate.people.ra)
+    url = f"/estate/lists/{objects['list']}/"
+    plan_url = f"/estate/plans/{objects['plan']}/"
+    page = ra.get(url).content.decode()
+    hint = page.split('data-testid="removal-hint"')[1].split("</p>")[0]
+    assert "Only removal plans that are announced or in progress are offered" in hint
+    # The plan is a draft: not offered, linked among the drafts to announce.
+    assert 'name="plan"' not in page and 'data-testid="no-removal-plan"' in page
+    drafts = page.split('data-testid="draft-plans"')[1].split("</ul>")[0]
+    assert f'href="{plan_url}"' in drafts
+    refused = ra.post(url, {"action": "remove", "plan": objects["plan"]}, follow=True)
+    assert b"a removal needs an announced plan" in refused.content
+
+    ra.post(plan_url, {"action": "run_due"})  # its announcement (and T-90) are due now
+    assert RemovalPlan.objects.get(pk=objects["plan"]).state in ("announced", "in_progress")
+    page = ra.get(url).content.decode()
+    offered = page.split('name="plan"')[1].split("</select>")[0]
+    assert f'value="{objects["plan"]}"' in offered
+    assert 'data-testid="draft-plans"' not in page and 'data-testid="removal-hint"' in page
+
+
 def test_new_plan_form(objects: dict[str, Any], estate: Estate) -> None:
     client = logged_in(estate.people.ra)
     form = client.get("/estate/plans/new").content.decode()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -139,3 +140,24 @@ def test_the_api_reads_and_changes_the_settings(
     assert otto.get(API).status_code == 404
     assert otto.put(API, {"idevidEnabled": False}, format="json").status_code == 404
     assert OnboardingConfig.objects.get(domain=domain).idevid_enabled
+
+
+def test_operations_are_grouped_per_protocol_with_its_state(
+    domain: Domain, est_pki, make_user
+) -> None:
+    from enrollment.models.onboarding import OPERATIONS
+
+    rita = login(make_user, "rita", Role.RA_OFFICER, domain)
+    text = rita.get(PAGE).content.decode()
+    assert text.count('<input type="checkbox" name="allowed_operations"') == len(ALL_OPERATIONS)
+    for protocol, ops in OPERATIONS.items():
+        group = text.split(f'data-testid="ops-{protocol}"')[1].split("</ul>")[0]
+        heading = group.split("</h3>")[0]
+        # alpha enables EST only (CMP is off): each heading says which.
+        state = "enabled" if protocol == "est" else "disabled by the admins"
+        assert f"{protocol.upper()} " in heading and f">{state}</span>" in heading, heading
+        values = re.findall(r'value="([a-z0-9.]+)"', group)
+        assert values == [f"{protocol}.{op}" for op in ops]
+    css = (Path(__file__).parents[2] / "console/static/console/console.css").read_text()
+    assert ".op-groups { display: grid; grid-template-columns: repeat(2," in css
+    assert "style=" not in text.split('data-testid="operations"')[1].split("</fieldset>")[0]

@@ -23,6 +23,8 @@ from truststores.estate.models import (
     Consumer,
     DriftFinding,
     ObservedState,
+    RemovalPlan,
+    RemovalStep,
     TrustedCA,
     TrustList,
     TrustListVersion,
@@ -46,6 +48,8 @@ def state() -> dict[str, Any]:
         "findings": sorted(
             DriftFinding.objects.values_list("consumer_id", "kind", "fingerprint", "last_seen")
         ),
+        "plans": sorted(RemovalPlan.objects.values_list("pk", "state", "updated_at")),
+        "steps": sorted(RemovalStep.objects.values_list("pk", "state", "due_at")),
         "approvals": ApprovalRequest.objects.count(),
         "events": AuditEvent.objects.count(),
         "outbox": OutboxMessage.objects.count(),
@@ -54,9 +58,11 @@ def state() -> dict[str, Any]:
 
 def test_a_small_estate_with_drift_twice_the_same() -> None:
     first = bootstrap()
+    plan = RemovalPlan.objects.get()
     assert first["estate"] == {
         "trustLists": ["internal-services", "public-internet"],
         "consumers": 12,
+        "removalPlan": plan.pk,
     }
     domain = Domain.objects.get(slug="demo")
     lists = {t.slug: t for t in TrustList.objects.filter(domain=domain)}
@@ -99,6 +105,27 @@ def test_a_small_estate_with_drift_twice_the_same() -> None:
     # The drift job over the seeded data finds the same drift and nothing new.
     summary = drift.run()
     assert summary.opened == 0 and summary.resolved == 0 and summary.open == 4
+
+
+def test_a_draft_removal_plan_with_its_timeline() -> None:
+    demo = bootstrap()
+    plan = RemovalPlan.objects.get(pk=demo["estate"]["removalPlan"])
+    assert plan.state == "draft" and plan.domain.slug == "demo"
+    assert "CN=Demo Public Root R2" in plan.ca.subject
+    assert [t.slug for t in plan.trust_lists.all()] == ["public-internet"]
+    assert ["CN=Demo Public Root R1" in c.subject for c in plan.replacement_cas.all()] == [True]
+    assert plan.created_by.username == demo["users"]["ra_officer"]["username"]
+    assert plan.announce_at is not None and plan.remove_at is not None
+    # Announced in the future, so the beat's run leaves it a draft for now.
+    assert plan.announce_at > timezone.now()
+    assert plan.remove_at > plan.announce_at and plan.dependencies["affected"] >= 1
+    steps = plan.steps.all()
+    assert steps.count() == 10 and all(s.state in ("pending", "skipped") for s in steps)
+
+    client = logged_in_demo(demo["users"]["auditor"]["username"])
+    page = client.get(f"/estate/plans/{plan.pk}/").content.decode()
+    assert "Retire Demo Public Root R2" in page
+    assert "Announce" in page and "Residual monitoring" in page
 
 
 def test_the_estate_pages_show_it() -> None:

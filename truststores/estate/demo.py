@@ -2,7 +2,9 @@
 pages show something real: the demo root and issuing CA and three generated third-party
 roots as known CAs, two trust lists (internal services, public-internet-facing) each with
 an approved version, twelve consumers across the seed's categories with owners, and their
-reports: most in line, some drifting (a CA missing, one extra), one stale, one silent.
+reports: most in line, some drifting (a CA missing, one extra), one stale, one silent; and a
+draft removal plan for one public root, announced in two weeks, so the removal pages show a
+timeline.
 
 Made through the estate's own services (audited, approved by the demo approver). Safe to
 run again: what exists is left alone, so a second run writes nothing, not even audit
@@ -21,8 +23,14 @@ from django.utils import timezone
 
 from pki.crypto.certs import throwaway_root
 from pki.models import CertificateAuthority, Domain
-from truststores.estate import catalog, changes, drift, inventory, reports
-from truststores.estate.models import Consumer, ObservedState, TrustedCA, TrustList
+from truststores.estate import catalog, changes, drift, inventory, removal, reports
+from truststores.estate.models import (
+    Consumer,
+    ObservedState,
+    RemovalPlan,
+    TrustedCA,
+    TrustList,
+)
 
 # (common name, organisation) of the generated third-party roots.
 THIRD_PARTY = [
@@ -54,12 +62,16 @@ hr-saas            saas            emb            vendor             people   br
 """
 SHORT = {"int": "internal-services", "pub": "public-internet", "emb": "embedded_third_party"}
 FIELDS = ["name", "kind", "category", "distribution", "owner_team", "client_base", "trust_list"]
+# The root the demo plans to retire (on the public list), and when the plan is announced.
+RETIRING = "Demo Public Root R2"
+ANNOUNCE_IN = timedelta(days=14)
 
 
 @dataclass
 class DemoEstate:
     trust_lists: list[str]
     consumers: int
+    removal_plan: int  # the id of the demo's removal plan
     created: bool  # this run made something
 
 
@@ -116,9 +128,24 @@ def ensure_demo_estate(
         made = True
     if made:
         drift.compute(timezone.now())
+    plan = RemovalPlan.objects.filter(domain=domain, ca=cas[RETIRING]).first()
+    if plan is None:
+        now = timezone.now()
+        plan = removal.create_plan(
+            domain,
+            manager,
+            cas[RETIRING],
+            now=now,
+            title=f"Retire {RETIRING}",
+            description="Demo: the web PKI root is replaced by Demo Public Root R1.",
+            announce_at=now + ANNOUNCE_IN,
+            replacement_cas=[cas[THIRD_PARTY[0][0]]],
+        )
+        made = True
     return DemoEstate(
         trust_lists=sorted(lists),
         consumers=Consumer.objects.filter(domain=domain).count(),
+        removal_plan=plan.pk,
         created=made,
     )
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts.demo import DEMO_USERS, derived_secret, ensure_user
 from enrollment.acme import services as acme
 from enrollment.cmp.services import ensure_secret
+from enrollment.demo import ensure_demo_devices
 from enrollment.services import ensure_credential
 from pki.crypto.keys import KeyAlgorithm
 from pki.models import CertificateAuthority, Domain, Protocol
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             estate = ensure_demo_estate(
                 domain, root, issuing, manager=people["ra_officer"], approver=people["approver"]
             )
+            devices = ensure_demo_devices(domain, people["ra_officer"])
         custodians = [logins[u].as_dict() for u in ("custodian1", "custodian2", "custodian3")]
         users: dict[str, Any] = {
             name: login.as_dict()
@@ -64,7 +66,12 @@ class Command(BaseCommand):
             "est": est,
             "cmp": cmp,
             "acme": {"directory": f"/acme/{domain.slug}/directory"},
-            "estate": {"trustLists": estate.trust_lists, "consumers": estate.consumers},
+            "estate": {
+                "trustLists": estate.trust_lists,
+                "consumers": estate.consumers,
+                "removalPlan": estate.removal_plan,
+            },
+            "devices": devices,
         }
         if options["json"]:
             self.stdout.write(json.dumps(out, indent=2))
@@ -74,8 +81,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name:<11} password {login.password}  token {login.token}")
         self.stdout.write(f"  EST (Basic) {est['username']}:{est['password']}")
         self.stdout.write(
-            f"  estate: lists {', '.join(estate.trust_lists)}, {estate.consumers} consumers"
+            f"  estate: lists {', '.join(estate.trust_lists)}, {estate.consumers} consumers,"
+            f" removal plan #{estate.removal_plan}"
         )
+        self.stdout.write(f"  devices: {', '.join(devices)}")
         self.stdout.write(f"  CMP -ref {cmp['reference']} -secret pass:{cmp['secret']}")
 
 
