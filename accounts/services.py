@@ -50,12 +50,14 @@ def user_for_token(key: str) -> User | None:
     """The active user behind `key`, or None. The digest is the index, so the database
     compares digests, never the secret; a timing side channel on it reveals nothing usable."""
     now = timezone.now()
-    token = (
+    # The digest is unique, so no ORDER BY (`.first()` would sort by created_at every request).
+    found = list(
         ApiToken.objects.select_related("user")
         .filter(digest=token_digest(key), revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .first()
+        .order_by()[:1]
     )
+    token = found[0] if found else None
     if token is None or not token.user.is_active:
         return None
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
