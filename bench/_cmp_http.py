@@ -25,12 +25,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _issuance_report import fmt
+from _issuance_report import print_figures
 from _load import load_python, load_wrk
 from _server import (
     BENCH_ENV,
     PY,
-    QUIET,
     ROOT,
     CpuWatch,
     Server,
@@ -260,34 +259,13 @@ def over_http(args: argparse.Namespace) -> None:
         f" CMP load: threads; API load: {'wrk' if load is load_wrk else 'asyncio client'};"
         " P-256 software CA"
     )
-    for name, got, unit in (
-        ("CMP ir (PBM, implicitConfirm)", cmp_figure, "transactions/s"),
-        ("API POST /api/v1/certificates", api_figure, "certificates/s"),
-    ):
-        if "unavailable" in got:
-            print(f"{name}: unavailable: {got['unavailable']}")
-            continue
-        cpu = got["cpu"]
-        per = {k: v * 1000 / got["rate"] for k, v in cpu.items()} if got["rate"] else {}
-        print(
-            f"{name:<31} {fmt(got['rate']):>6} {unit}  p50 {got['p50_ms']:.0f} ms"
-            f"  p99 {got['p99_ms']:.0f} ms  unexpected {got['unexpected']}"
-            f"  socket errors {got['socket_errors']}"
-        )
-        print(
-            "    CPU, cores (ms a certificate): "
-            + ", ".join(f"{k} {v:.2f} ({per.get(k, 0):.1f})" for k, v in cpu.items())
-        )
-        for error in got["errors"]:
-            print(f"    {error}")
-    noisy = {k: v for k, v in quiet.items() if v >= QUIET}
-    print(
-        f"other work on the machine: {busy:.2f} cores at the start; "
-        + (
-            f"under {QUIET} cores during every figure"
-            if not noisy
-            else "busy during " + ", ".join(f"{k} ({v:.2f} cores)" for k, v in noisy.items())
-        )
+    print_figures(
+        [
+            ("CMP ir (PBM, implicitConfirm)", cmp_figure, "transactions/s"),
+            ("API POST /api/v1/certificates", api_figure, "certificates/s"),
+        ],
+        quiet,
+        busy,
     )
     if cmp_figure.get("rate") and api_figure.get("rate"):
         print(f"CMP ir / API issuance: {cmp_figure['rate'] / api_figure['rate']:.2f}")

@@ -29,6 +29,39 @@ def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f}"
 
 
+def print_figures(
+    figures: list[tuple[str, dict[str, Any], str]], quiet: dict[str, float], busy: float
+) -> None:
+    """One protocol figure beside the API's, as bench/est_enroll.py and bench/cmp_ir.py print
+    them: the rate, latency and CPU per certificate of each, then how busy the machine was."""
+    for name, got, unit in figures:
+        if "unavailable" in got:
+            print(f"{name}: unavailable: {got['unavailable']}")
+            continue
+        cpu = got["cpu"]
+        per = {k: v * 1000 / got["rate"] for k, v in cpu.items()} if got["rate"] else {}
+        print(
+            f"{name:<31} {fmt(got['rate']):>6} {unit}  p50 {got['p50_ms']:.0f} ms"
+            f"  p99 {got['p99_ms']:.0f} ms  unexpected {got['unexpected']}"
+            f"  socket errors {got['socket_errors']}"
+        )
+        print(
+            "    CPU, cores (ms a certificate): "
+            + ", ".join(f"{k} {v:.2f} ({per.get(k, 0):.1f})" for k, v in cpu.items())
+        )
+        for error in got["errors"]:
+            print(f"    {error}")
+    noisy = {k: v for k, v in quiet.items() if v >= QUIET}
+    print(
+        f"other work on the machine: {busy:.2f} cores at the start; "
+        + (
+            f"under {QUIET} cores during every figure"
+            if not noisy
+            else "busy during " + ", ".join(f"{k} ({v:.2f} cores)" for k, v in noisy.items())
+        )
+    )
+
+
 def report(
     rows: dict[str, dict[str, Any]],
     floor: dict[str, Any],
