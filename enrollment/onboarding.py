@@ -14,11 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.roles import Perm, has_perm
 from audit.services import record
-from config.errors import Forbidden
 from enrollment.models import Device, OnboardingConfig
 from enrollment.models.onboarding import OPERATIONS, validate_operations, validate_patterns
+from enrollment.services import domain_settings, forget_settings, require_manager
 from pki.models import Domain, IssuedCertificate, Reason
 from pki.services import profiles
 from pki.services.revocation import revoke
@@ -29,14 +28,8 @@ class OnboardingRefused(Exception):
 
 
 def config(domain: Domain) -> OnboardingConfig:
-    """The domain's onboarding configuration (the defaults, unsaved, when none was made).
-    Remembered on the domain object, which lives for one request."""
-    found = domain.__dict__.get("_onboarding_config")
-    if found is None:
-        found = OnboardingConfig.objects.filter(domain=domain).first()
-        found = found or OnboardingConfig(domain=domain)
-        domain.__dict__["_onboarding_config"] = found
-    return found
+    """The domain's onboarding configuration."""
+    return domain_settings(domain, OnboardingConfig)
 
 
 def operation_allowed(domain: Domain, protocol: str, operation: str) -> bool:
@@ -60,8 +53,7 @@ def update_config(
 ) -> OnboardingConfig:
     """Change what is given (None leaves a setting as it is): all of it or, on a bad value
     (ValidationError naming it), nothing."""
-    if not has_perm(user, Perm.DEVICES_MANAGE, domain):
-        raise Forbidden(f"you do not hold {Perm.DEVICES_MANAGE.value} in domain {domain.slug}")
+    require_manager(user, domain)
     found, _ = OnboardingConfig.objects.select_for_update().get_or_create(domain=domain)
     before = _snapshot(found)
     if allowed_operations is not None:
@@ -80,7 +72,7 @@ def update_config(
             )
         found.credential_profile = credential_profile
     found.save()
-    domain.__dict__.pop("_onboarding_config", None)
+    forget_settings(domain, OnboardingConfig)
     record(
         "enrollment.onboarding.configured",
         actor=user,

@@ -7,10 +7,11 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts.roles import Perm, has_perm
@@ -200,11 +201,25 @@ def ensure_credential(
     return credential
 
 
-def est_config(domain: Domain) -> EstConfig:
-    """The domain's EST binding (the defaults, unsaved, when none was made). Remembered on
-    the domain object, which lives for one request."""
-    found = domain.__dict__.get("_est_config")
+_Settings = TypeVar("_Settings", bound=models.Model)
+
+
+def domain_settings(domain: Domain, model: type[_Settings]) -> _Settings:
+    """The domain's one row of a per-domain settings model (EST, CMP, onboarding): the
+    defaults, unsaved, when none was made. Remembered on the domain object, which lives for
+    one request; forget_settings() after a change."""
+    key = f"_settings_{model._meta.label_lower}"
+    found = domain.__dict__.get(key)
     if found is None:
-        found = EstConfig.objects.filter(domain=domain).first() or EstConfig(domain=domain)
-        domain.__dict__["_est_config"] = found
+        found = model._default_manager.filter(domain=domain).first() or model(domain=domain)
+        domain.__dict__[key] = found
     return found
+
+
+def forget_settings(domain: Domain, model: type[models.Model]) -> None:
+    domain.__dict__.pop(f"_settings_{model._meta.label_lower}", None)
+
+
+def est_config(domain: Domain) -> EstConfig:
+    """The domain's EST binding."""
+    return domain_settings(domain, EstConfig)

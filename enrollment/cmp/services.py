@@ -13,11 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.roles import Perm, has_perm
 from audit.services import record
-from config.errors import Conflict, Forbidden
+from config.errors import Conflict
 from enrollment.cmp.models import CmpConfig, CmpProtectionKey, CmpSecret
 from enrollment.models import Device
+from enrollment.services import domain_settings, forget_settings, require_manager
 from pki.crypto import sealing
 from pki.crypto.cmp import responses
 from pki.models import CertificateAuthority, Domain, Protocol
@@ -29,19 +29,9 @@ SECRET_BYTES = 24
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
-def _require(user: User, domain: Domain) -> None:
-    if not has_perm(user, Perm.DEVICES_MANAGE, domain):
-        raise Forbidden(f"you do not hold {Perm.DEVICES_MANAGE.value} in domain {domain.slug}")
-
-
 def cmp_config(domain: Domain) -> CmpConfig:
-    """The domain's CMP binding (the defaults, unsaved, when none was made), remembered on
-    the domain object, which lives for one request."""
-    found = domain.__dict__.get("_cmp_config")
-    if found is None:
-        found = CmpConfig.objects.filter(domain=domain).first() or CmpConfig(domain=domain)
-        domain.__dict__["_cmp_config"] = found
-    return found
+    """The domain's CMP binding."""
+    return domain_settings(domain, CmpConfig)
 
 
 def enabled(domain: Domain) -> bool:
@@ -62,7 +52,7 @@ def update_config(
     """Change the domain's CMP binding: the profile of each operation (`kur_profile` may be
     empty: a key update keeps the old certificate's profile) and implicitConfirm. All of it
     or, on a bad value (ValidationError naming it), nothing. Audited with before / after."""
-    _require(user, domain)
+    require_manager(user, domain)
     found, _ = CmpConfig.objects.select_for_update().get_or_create(domain=domain)
     before = _snapshot(found)
     for name, value in (profiles_by_operation or {}).items():
@@ -78,7 +68,7 @@ def update_config(
     if allow_implicit_confirm is not None:
         found.allow_implicit_confirm = allow_implicit_confirm
     found.save()
-    domain.__dict__.pop("_cmp_config", None)
+    forget_settings(domain, CmpConfig)
     record(
         "cmp.configured",
         actor=user,
@@ -111,7 +101,7 @@ def create_secret(
     """A secret and its value: the only time the value is seen. `secret` is for the demo's
     stable one; everyone else gets a fresh random one."""
     if user is not None:
-        _require(user, domain)
+        require_manager(user, domain)
     if device is not None and device.domain_id != domain.pk:
         raise ValidationError({"device": "the device belongs to another domain"})
     reference = reference.strip() or f"cmp-{secrets.token_hex(6)}"
@@ -147,7 +137,7 @@ def create_secret(
 @transaction.atomic
 def revoke_secret(row: CmpSecret, user: User | None, *, comment: str = "") -> CmpSecret:
     if user is not None:
-        _require(user, row.domain)
+        require_manager(user, row.domain)
     locked = CmpSecret.objects.select_for_update().get(pk=row.pk)
     if locked.revoked_at is not None:
         raise Conflict("the CMP secret is already revoked", "already_revoked")
