@@ -17,10 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import HashedTokenAuthentication
-from accounts.roles import Perm, domains_with, has_perm
-from config.errors import Forbidden, NotFound
+from accounts.roles import Perm, domains_with
+from config.errors import NotFound
 from pki.api.common import DomainScopedViewSet, StrictSerializer, person, validated
-from truststores.estate import inventory, queries, reports
+from truststores.estate import catalog, inventory, queries, reports
 from truststores.estate.models import Consumer, DriftFinding
 
 
@@ -90,8 +90,7 @@ class ReportView(APIView):
         )
         if consumer is None:
             raise NotFound(f"no consumer {pk}")
-        if not has_perm(user, Perm.ESTATE_MANAGE, consumer.domain):
-            raise Forbidden(f"you do not hold estate.manage in domain {consumer.domain.slug}")
+        catalog.require(user, Perm.ESTATE_MANAGE, consumer.domain)
         return consumer
 
 
